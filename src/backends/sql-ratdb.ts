@@ -1,0 +1,145 @@
+import type { Ratdb, RatdbTable, RatdbTag, SqlClient, TableRequirement } from './types.js';
+
+/** The RATDB schema as at the experiment (DESIGN.md 1.2); `ratdb_tag` is oproc's own. */
+const schema = [
+  `CREATE TABLE IF NOT EXISTS ratdb_header_v2 (
+     key bigserial PRIMARY KEY, type text, "index" text, run_begin int, run_end int,
+     pass int, version int, timestamp timestamptz)`,
+  `CREATE TABLE IF NOT EXISTS ratdb_data (key bigint PRIMARY KEY REFERENCES ratdb_header_v2, data jsonb)`,
+  `CREATE TABLE IF NOT EXISTS ratdb_tag (name text PRIMARY KEY, timestamp timestamptz)`,
+  `CREATE INDEX IF NOT EXISTS ratdb_header_v2_type_range ON ratdb_header_v2 (type, run_begin, run_end)`,
+];
+
+/** Rows per statement when loading: large enough to be quick, small enough for one parameter. */
+const loadChunk = 2000;
+
+/** Tag key of a table requirement, as messages and `tablesPresent` name it: `TYPE` or `TYPE[index]`. */
+export function tableKey(table: TableRequirement): string {
+  return table.index === undefined ? table.type : `${table.type}[${table.index}]`;
+}
+
+/** The RATDB reads and loads over any PostgreSQL-dialect client (postgres and pglite share it). */
+export function sqlRatdb(client: SqlClient, description: string): Ratdb {
+  return {
+    description,
+
+    async create() {
+      await client.transaction(async (tx) => {
+        for (const statement of schema) await tx.query(statement);
+      });
+    },
+
+    async tag(name) {
+      const { rows } = await client.query<{ name: string; timestamp: Date }>(
+        'SELECT name, timestamp FROM ratdb_tag WHERE name = $1',
+        [name],
+      );
+      return rows[0] ? { name: rows[0].name, timestamp: new Date(rows[0].timestamp) } : undefined;
+    },
+
+    async listTags() {
+      const { rows } = await client.query<RatdbTag>('SELECT name, timestamp FROM ratdb_tag ORDER BY timestamp, name');
+      return rows.map((row) => ({ name: row.name, timestamp: new Date(row.timestamp) }));
+    },
+
+    async setTag(tag) {
+      await client.query(
+        `INSERT INTO ratdb_tag (name, timestamp) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET timestamp = EXCLUDED.timestamp`,
+        [tag.name, tag.timestamp],
+      );
+    },
+
+    async runTypes(runs, asOf) {
+      const result = new Map<number, number>();
+      if (runs.length === 0) return result;
+      const { rows } = await client.query<{ run: number; runtype: unknown }>(
+        `SELECT DISTINCT ON (r.run) r.run, d.data -> 'runtype' AS runtype
+           FROM unnest($1::int[]) AS r(run)
+           JOIN ratdb_header_v2 h
+             ON h.type = 'RUN' AND coalesce(h."index", '') = ''
+            AND h.run_begin <= r.run AND r.run <= h.run_end
+           JOIN ratdb_data d ON d.key = h.key
+          WHERE $2::timestamptz IS NULL OR h.timestamp <= $2::timestamptz
+          ORDER BY r.run, h.version DESC NULLS LAST, h.pass DESC NULLS LAST, h.timestamp DESC NULLS LAST`,
+        [runs, asOf ?? null],
+      );
+      for (const row of rows) {
+        const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
+        if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) result.set(Number(row.run), word);
+      }
+      return result;
+    },
+
+    async tablesPresent(runs, tables, asOf) {
+      const result = new Map<number, Set<string>>(runs.map((run) => [run, new Set<string>()]));
+      if (runs.length === 0 || tables.length === 0) return result;
+      const { rows } = await client.query<{ run: number; type: string; idx: string | null }>(
+        `SELECT DISTINCT r.run, t.type, t.idx
+           FROM unnest($1::int[]) AS r(run)
+          CROSS JOIN unnest($2::text[], $3::text[]) AS t(type, idx)
+          WHERE EXISTS (
+            SELECT 1 FROM ratdb_header_v2 h
+             WHERE h.type = t.type AND (t.idx IS NULL OR coalesce(h."index", '') = t.idx)
+               AND h.run_begin <= r.run AND r.run <= h.run_end
+               AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz))`,
+        [runs, tables.map((t) => t.type), tables.map((t) => t.index ?? null), asOf ?? null],
+      );
+      for (const row of rows) {
+        result.get(Number(row.run))?.add(tableKey({ type: row.type, index: row.idx ?? undefined }));
+      }
+      return result;
+    },
+
+    async load(tables) {
+      if (tables.length === 0) return 0;
+      await client.transaction(async (tx) => {
+        for (let start = 0; start < tables.length; start += loadChunk) {
+          const chunk = tables.slice(start, start + loadChunk);
+          const { rows: keys } = await tx.query<{ key: string }>(
+            `SELECT nextval(pg_get_serial_sequence('ratdb_header_v2', 'key'))::text AS key
+               FROM generate_series(1, $1::int)`,
+            [chunk.length],
+          );
+          const batch = JSON.stringify(chunk.map((table, i) => ({ ...serialize(table), key: keys[i]!.key })));
+          await tx.query(
+            `INSERT INTO ratdb_header_v2 (key, type, "index", run_begin, run_end, version, pass, timestamp)
+             SELECT (e->>'key')::bigint, e->>'type', e->>'index', (e->>'run_begin')::int, (e->>'run_end')::int,
+                    (e->>'version')::int, (e->>'pass')::int, coalesce((e->>'timestamp')::timestamptz, now())
+               FROM jsonb_array_elements($1::jsonb) AS e`,
+            [batch],
+          );
+          await tx.query(
+            `INSERT INTO ratdb_data (key, data)
+             SELECT (e->>'key')::bigint, e->'data' FROM jsonb_array_elements($1::jsonb) AS e`,
+            [batch],
+          );
+        }
+      });
+      return tables.length;
+    },
+
+    close: () => client.close(),
+  };
+}
+
+function serialize(table: RatdbTable) {
+  return {
+    type: table.type,
+    index: table.index,
+    run_begin: table.run_begin,
+    run_end: table.run_end,
+    version: table.version,
+    pass: table.pass,
+    timestamp: table.timestamp?.toISOString() ?? null,
+    // RAT keeps the header fields inside the table too; the data column holds the whole table.
+    data: {
+      ...table.data,
+      type: table.type,
+      index: table.index,
+      run_range: [table.run_begin, table.run_end],
+      version: table.version,
+      pass: table.pass,
+    },
+  };
+}

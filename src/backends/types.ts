@@ -1,0 +1,205 @@
+/**
+ * The two database interfaces of oproc, published for backend plugins.
+ *
+ * A backend plugin contributes factories through the `oproc:backends` oclif hook; the core names
+ * no backend. Document stores speak the CouchDB model (ids, revisions, 409 conflicts, views,
+ * a changes feed); RATDB backends answer the conditions-database reads of DESIGN.md 1.2.
+ */
+
+/** A JSON document as stored in a CouchDB-model database. */
+export interface StoredDocument {
+  _id: string;
+  _rev?: string;
+  _deleted?: boolean;
+  [field: string]: unknown;
+}
+
+/** One row of a bulk write: each document succeeds or fails on its own (`_bulk_docs` is not atomic). */
+export type WriteResult =
+  | { id: string; ok: true; rev: string }
+  | { id: string; ok: false; error: 'conflict' | string; reason?: string };
+
+/** A view defined in a design document: a JavaScript map function, as CouchDB and PouchDB accept. */
+export interface ViewDefinition {
+  map: string;
+  reduce?: string;
+}
+
+/** A design document the core needs in a store; `ensureDesign` installs or updates it. */
+export interface DesignDocument {
+  /** Name without the `_design/` prefix. */
+  name: string;
+  views: Record<string, ViewDefinition>;
+}
+
+export type ViewKey = unknown;
+
+export interface ViewQuery {
+  startkey?: ViewKey;
+  endkey?: ViewKey;
+  /** Number of rows to skip (used only as `skip: 1` after a page's last key). */
+  skip?: number;
+  limit?: number;
+  descending?: boolean;
+  includeDocs?: boolean;
+}
+
+export interface ViewRow {
+  id: string;
+  key: ViewKey;
+  value: unknown;
+  doc?: StoredDocument;
+}
+
+export interface Change {
+  id: string;
+  /** Opaque: pass back only as `since`, never compare or do arithmetic. */
+  seq: string;
+  deleted?: boolean;
+}
+
+export interface ChangesBatch {
+  results: Change[];
+  /** Opaque sequence to pass as `since` for the next call. */
+  lastSeq: string;
+}
+
+export interface ChangesQuery {
+  /** Opaque sequence from `currentSeq()` or a previous batch; `'0'`/undefined means from the start. */
+  since?: string;
+  /** Long-poll: wait up to this long for a change when none are pending (client-side timeout). */
+  waitMs?: number;
+  limit?: number;
+  /** Lets the caller stop a long-poll early (e.g. on SIGINT). */
+  signal?: AbortSignal;
+}
+
+/** A CouchDB-model database: the `dataflow` and `processing` databases of DESIGN.md 1. */
+export interface DocumentStore {
+  /** Where this store is, for messages: never contains a password. */
+  readonly description: string;
+  /** Creates the database if missing (idempotent). */
+  create(): Promise<void>;
+  /** Installs or updates a design document (idempotent; unchanged definitions are not rewritten). */
+  ensureDesign(design: DesignDocument): Promise<void>;
+  /** Reads documents by id in one request (`_all_docs?keys=...&include_docs=true`); missing ids are absent. */
+  getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>>;
+  /** One page of `_all_docs` between two ids, inclusive, in id order. */
+  allDocs(query: { startkey?: string; endkey?: string; limit?: number; skip?: number }): Promise<StoredDocument[]>;
+  /**
+   * Writes documents in one `_bulk_docs` request. Each result row says ok (with the new revision)
+   * or failed (e.g. `conflict` when `_rev` is stale), in the order given.
+   */
+  bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]>;
+  /** One page of a view of a design document installed with `ensureDesign`. */
+  queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]>;
+  /** The sequence of the latest change now (opaque). */
+  currentSeq(): Promise<string>;
+  /** Changes since a sequence; long-polls up to `waitMs` when none are pending. */
+  changes(query: ChangesQuery): Promise<ChangesBatch>;
+  /** Releases connections, file handles and locks. */
+  close(): Promise<void>;
+}
+
+/** A RATDB table requirement: `type`, optionally with `index` (written `TYPE[index]`). */
+export interface TableRequirement {
+  type: string;
+  index?: string;
+}
+
+/** One RATDB table as RAT's `.ratdb` files hold it, ready to load. */
+export interface RatdbTable {
+  type: string;
+  index: string;
+  run_begin: number;
+  run_end: number;
+  version: number;
+  pass: number;
+  /** When the row becomes visible (defaults to now); tags compare against it. */
+  timestamp?: Date;
+  /** All other fields of the table. */
+  data: Record<string, unknown>;
+}
+
+export interface RatdbTag {
+  name: string;
+  timestamp: Date;
+}
+
+/** The conditions database (DESIGN.md 1.2). Every read takes an optional `asOf` from a tag. */
+export interface Ratdb {
+  readonly description: string;
+  /** Creates `ratdb_header_v2`, `ratdb_data` and `ratdb_tag` if missing (idempotent). */
+  create(): Promise<void>;
+  /** The tag's timestamp, or undefined when no such tag exists. */
+  tag(name: string): Promise<RatdbTag | undefined>;
+  listTags(): Promise<RatdbTag[]>;
+  /** Creates or moves a tag (used by `oproc ratdb tag`). */
+  setTag(tag: RatdbTag): Promise<void>;
+  /**
+   * The run type word of each run from its `RUN` table (`index=''`), in one query: highest
+   * `version`, then `pass`, then newest `timestamp` wins. Runs without a RUN table are absent.
+   */
+  runTypes(runs: readonly number[], asOf?: Date): Promise<Map<number, number>>;
+  /**
+   * For each run, which of the required tables exist (a row of that type, and index where
+   * given, whose range holds the run), in one query. Keys are `TYPE` or `TYPE[index]`.
+   */
+  tablesPresent(
+    runs: readonly number[],
+    tables: readonly TableRequirement[],
+    asOf?: Date,
+  ): Promise<Map<number, Set<string>>>;
+  /** Loads tables in one transaction: all or nothing. Returns the number of tables loaded. */
+  load(tables: readonly RatdbTable[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What a backend factory is given: the config section and how to get a password when needed. */
+export interface BackendContext<Section = Record<string, unknown>> {
+  /** The section of CONFIG (`processing`, `dataflow` or `ratdb`), validated for its `backend`. */
+  section: Section;
+  /** The section's name in CONFIG, for messages. */
+  role: 'processing' | 'dataflow' | 'ratdb';
+  /** The directory relative paths in CONFIG are taken from (the config file's directory). */
+  baseDir: string;
+  /**
+   * The password, asked for only when the server wants one: from the environment variable the
+   * config names, else a terminal prompt, else a clear error. Never logged.
+   */
+  password(user: string): Promise<string>;
+  /** Helpers the core lends to backends, so plugins need no runtime import of the core. */
+  helpers: BackendHelpers;
+}
+
+export interface SqlClient {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: Row[] }>;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (client: Omit<SqlClient, 'transaction' | 'close'>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface BackendHelpers {
+  /** The RATDB reads and loads over any PostgreSQL-dialect client (shared by postgres and pglite). */
+  sqlRatdb(client: SqlClient, description: string): Ratdb;
+  /** Replaces the password in a URL with `***`. */
+  maskUrl(url: string): string;
+  /** Retries a database call with backoff on connection errors. */
+  retry<T>(what: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Takes `<dataDir>.lock` for this process (embedded single-user databases); throws a clear error
+   * naming the holder when another live process has it. Returns the release function.
+   */
+  lockDirectory(dataDir: string, what: string): () => void;
+  /** A config problem in this section (exit 2), e.g. `configError('url', 'is missing')`. */
+  configError(key: string, problem: string): Error;
+}
+
+export type DocumentStoreFactory = (context: BackendContext) => Promise<DocumentStore>;
+export type RatdbFactory = (context: BackendContext) => Promise<Ratdb>;
+
+/** What an `oproc:backends` hook returns. */
+export interface BackendContribution {
+  documentStores?: Record<string, DocumentStoreFactory>;
+  ratdbs?: Record<string, RatdbFactory>;
+}

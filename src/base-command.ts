@@ -1,0 +1,48 @@
+import { Command, Errors } from '@oclif/core';
+
+import { BackendRegistry, openDatabases, type DatabaseSelection, type Databases } from './backends/registry.js';
+import { loadConfig, type OprocConfig } from './config/load.js';
+import { ExitCode, OprocError } from './errors.js';
+import { redact } from './util/mask.js';
+
+/**
+ * What every oproc command shares: `--json`, loading CONFIG, opening databases through the
+ * backend plugins, and turning errors into a message and an exit code (never a stack trace).
+ */
+export abstract class OprocCommand extends Command {
+  static override enableJsonFlag = true;
+
+  private openedDatabases: Databases[] = [];
+
+  protected async loadConfig(file: string): Promise<OprocConfig> {
+    return loadConfig(file);
+  }
+
+  protected async backends(): Promise<BackendRegistry> {
+    return BackendRegistry.fromOclif(this.config);
+  }
+
+  /** Opens the databases the command needs; they are closed when the command ends, however it ends. */
+  protected async openDatabases(config: OprocConfig, want?: DatabaseSelection): Promise<Databases> {
+    const databases = await openDatabases(await this.backends(), config, want);
+    this.openedDatabases.push(databases);
+    return databases;
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    const opened = this.openedDatabases.splice(0);
+    await Promise.allSettled(opened.map((db) => db.close()));
+    return super.finally(error);
+  }
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    if (error instanceof Errors.ExitError || (error as { oclif?: unknown }).oclif !== undefined) {
+      throw error;
+    }
+    if (error instanceof OprocError) {
+      return this.error(redact(error.message), { exit: error.exitCode, suggestions: error.suggestions });
+    }
+    // A failure nothing anticipated (a database gone for good, a bug): the message, masked, and exit 1.
+    return this.error(redact(error.message ?? String(error)), { exit: ExitCode.Partial });
+  }
+}
