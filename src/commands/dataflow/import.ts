@@ -1,0 +1,55 @@
+import { Args } from '@oclif/core';
+
+import { OprocCommand } from '../../base-command.js';
+import { usageError } from '../../errors.js';
+import { dataflowDesign } from '../../engine/design.js';
+import { importDataflow, readDataflowFiles, type ImportCounts } from '../../dataflow/import.js';
+
+export interface DataflowImportResult extends ImportCounts {
+  database: string;
+  files: string[];
+  documents: number;
+}
+
+export default class DataflowImport extends OprocCommand {
+  static override summary = 'Import data-flow documents (raw-data files and run ends) from JSON files.';
+  static override description =
+    'Each FILE holds a JSON array of documents, or one document per line (NDJSON) for big files: ' +
+    '{"type":"file","run","subrun","filetype":"L1"|"L2","name","size","checksum","registered"} and ' +
+    '{"type":"run_end","run","subruns"}. An absent _id is derived (file_L2_300050_003, run_end_300050). ' +
+    'Every document of every file is checked before anything is written. Importing again is safe: ' +
+    'identical documents are left alone and changed ones are updated.';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> site.json dataflow.json',
+    '<%= config.bin %> <%= command.id %> site.json files-300000.ndjson files-300100.ndjson --json',
+  ];
+  // Any number of files after CONFIG.
+  static override strict = false;
+  static override args = {
+    config: Args.string({ description: 'Config file (JSON or YAML)', required: true }),
+    file: Args.string({ description: 'JSON or NDJSON file(s) of data-flow documents', required: true }),
+  };
+
+  async run(): Promise<DataflowImportResult> {
+    const { args, argv } = await this.parse(DataflowImport);
+    const files = (argv as string[]).slice(1);
+    if (files.length === 0)
+      throw usageError('no FILE given: name at least one JSON file of data-flow documents');
+    const config = await this.loadConfig(args.config);
+    const documents = await readDataflowFiles(files);
+    const db = await this.openDatabases(config, { dataflow: true });
+    // Idempotent, and lets an import fill a database that `oproc init` has not prepared.
+    await db.dataflow.create();
+    await db.dataflow.ensureDesign(dataflowDesign);
+    const counts = await importDataflow(db.dataflow, documents, {
+      onProgress: (done, total) => {
+        if (total > 1000) this.logToStderr(`  ${done}/${total} documents`);
+      },
+    });
+    this.log(
+      `data-flow import into ${db.dataflow.description}: ${counts.new} new, ${counts.updated} updated, ` +
+        `${counts.unchanged} unchanged (${documents.length} documents from ${files.length} ${files.length === 1 ? 'file' : 'files'})`,
+    );
+    return { ...counts, database: db.dataflow.description, files, documents: documents.length };
+  }
+}
