@@ -1,5 +1,7 @@
 import type { BackendContribution } from 'oproc';
 
+import { openPgliteRatdb } from '../pglite-ratdb.js';
+
 export default async function backends(): Promise<BackendContribution> {
-  return {};
+  return { ratdbs: { pglite: openPgliteRatdb } };
 }

@@ -1,5 +1,7 @@
 import type { BackendContribution } from 'oproc';
 
+import { openPostgresRatdb } from '../postgres-ratdb.js';
+
 export default async function backends(): Promise<BackendContribution> {
-  return {};
+  return { ratdbs: { postgres: openPostgresRatdb } };
 }
