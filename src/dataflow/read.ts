@@ -124,7 +124,7 @@ async function readNdjson(file: string, problems: Problem[]): Promise<Entry[]> {
         index,
         line,
         field: '',
-        problem: `invalid JSON${jsonPosition(text, error as Error)}`,
+        problem: `invalid JSON${jsonPosition(text, error as Error, false)}`,
       });
     }
   }
