@@ -1,5 +1,8 @@
 import type { BackendContribution } from 'oproc';
 
+import { openPouchStore } from '../store.js';
+
+/** The `oproc:backends` hook: a document store named `pouchdb` (PouchDB on disk, embedded). */
 export default async function backends(): Promise<BackendContribution> {
-  return {};
+  return { documentStores: { pouchdb: openPouchStore } };
 }

@@ -1,0 +1,64 @@
+import type { BackendContext } from 'oproc';
+
+/** The couchdb section of CONFIG, checked. */
+export interface CouchSettings {
+  /** The server URL as given (may hold `user:password@`). */
+  url: URL;
+  database: string;
+  /** The user named in the URL, if any (decoded). */
+  user?: string;
+  /** The password given in the URL, if any (decoded). */
+  password?: string;
+}
+
+// CouchDB's own rule for database names; pouchdb-server is laxer, so check here.
+const databaseName = /^[a-z][a-z0-9_$()+/-]*$/;
+
+function requiredString(context: BackendContext, key: string): string {
+  const value = context.section[key];
+  if (value === undefined || value === null || value === '')
+    throw context.helpers.configError(key, 'is missing');
+  if (typeof value !== 'string') throw context.helpers.configError(key, 'must be a string');
+  return value;
+}
+
+function parseUrl(context: BackendContext, text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw context.helpers.configError('url', `is not a URL: ${context.helpers.maskUrl(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw context.helpers.configError('url', `must be an http:// or https:// URL, not ${url.protocol}`);
+  }
+  if (url.search || url.hash) throw context.helpers.configError('url', 'must not have a query or fragment');
+  return url;
+}
+
+/** Reads `url`, `database` and `password_env` from the section; a bad value is a config error. */
+export function readSettings(context: BackendContext): CouchSettings {
+  const url = parseUrl(context, requiredString(context, 'url'));
+  const database = requiredString(context, 'database');
+  if (!databaseName.test(database)) {
+    throw context.helpers.configError(
+      'database',
+      `"${database}" is not a valid CouchDB database name (lower-case letters, digits and _$()+-/, starting with a letter)`,
+    );
+  }
+  const passwordEnv = context.section.password_env;
+  if (passwordEnv !== undefined && (typeof passwordEnv !== 'string' || passwordEnv === '')) {
+    throw context.helpers.configError('password_env', 'must be the name of an environment variable');
+  }
+  return {
+    url,
+    database,
+    user: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+  };
+}
+
+/** The URL without credentials and without a trailing slash, for requests. */
+export function plainUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
