@@ -169,6 +169,31 @@ function dqxxTables(): string {
     .join('\n');
 }
 
+function dqhlTables(): string {
+  return plans
+    .map((plan) =>
+      ratdbTable(`run ${plan.run}: data-quality high-level checks`, {
+        ...header('DQHL', plan.run),
+        checks: { run_length: 1, general_coverage: 1, crate_coverage: 1, trigger: 1 },
+      }),
+    )
+    .join('\n');
+}
+
+/** PMT calibration constants: one table valid for the whole demo range, as a calibration is. */
+function pmtcalibTables(): string {
+  return ratdbTable('PMT calibration constants for runs 300000-300035', {
+    type: 'PMTCALIB',
+    version: 1,
+    index: '',
+    run_range: [firstRun, lastRun],
+    pass: 0,
+    timestamp: iso(firstStart - 86_400_000),
+    tslp_offsets_ns: [0.0, 0.4, -0.2, 0.1],
+    qhs_peds: [412, 409, 415, 411],
+  });
+}
+
 /** A later correction of one run's type: loaded after the tag, so the tag still sees version 1. */
 function correctionTables(): string {
   const run = 300005;
@@ -200,6 +225,8 @@ async function main(): Promise<void> {
     'run.ratdb': fileHeader('RUN tables: the run type word of each run') + runTables(),
     'daq_run_level.ratdb': fileHeader('DAQ_RUN_LEVEL tables') + daqRunLevelTables(),
     'pmt_dqxx.ratdb': fileHeader('PMT_DQXX tables (none for run 300008)') + dqxxTables(),
+    'dqhl.ratdb': fileHeader('DQHL tables') + dqhlTables(),
+    'pmtcalib.ratdb': fileHeader('PMTCALIB: PMT calibration constants') + pmtcalibTables(),
     'run_correction.ratdb': fileHeader('A second RUN version for run 300005') + correctionTables(),
   };
   for (const [name, text] of Object.entries(ratdb)) await writeFile(path.join(dataDir, 'ratdb', name), text);

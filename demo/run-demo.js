@@ -88,7 +88,7 @@ function demoSteps(paths) {
     },
     {
       title: 'Load the RATDB tables',
-      why: 'A RUN table (the run type word), DAQ_RUN_LEVEL and PMT_DQXX for each run; run 300008 has no PMT_DQXX.',
+      why: 'The tables the modules of RAT 7.0.8 need: RUN (the run type word), DAQ_RUN_LEVEL, PMT_DQXX and DQHL per run, PMTCALIB for the range. Run 300008 has no PMT_DQXX.',
       id: 'ratdb load',
       args: ['ratdb', 'load', config, ...ratdbFiles(paths, 'first')],
     },
