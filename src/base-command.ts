@@ -1,6 +1,11 @@
 import { Command, Errors } from '@oclif/core';
 
-import { BackendRegistry, openDatabases, type DatabaseSelection, type Databases } from './backends/registry.js';
+import {
+  BackendRegistry,
+  openDatabases,
+  type DatabaseSelection,
+  type Databases,
+} from './backends/registry.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
@@ -13,6 +18,29 @@ export abstract class OprocCommand extends Command {
   static override enableJsonFlag = true;
 
   private openedDatabases: Databases[] = [];
+  private readonly abort = new AbortController();
+
+  /** SIGINT/SIGTERM: finish the batch in flight, record progress, then stop; a second signal stops at once. */
+  protected stopOnSignals(): void {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stderr.write(
+        `\n${signal}: finishing the batch in flight, then stopping (again to stop at once)\n`,
+      );
+      this.abort.abort();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+
+  protected get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  protected get stopSignal(): AbortSignal {
+    return this.abort.signal;
+  }
 
   protected async loadConfig(file: string): Promise<OprocConfig> {
     return loadConfig(file);

@@ -69,9 +69,8 @@ export interface Prerequisite {
   pass: number;
 }
 
-/** One pass of a job document (DESIGN.md 1.3). Fields the module definition adds are copied in. */
-export interface Pass {
-  pass: number;
+/** The fields every pass has (DESIGN.md 1.3), apart from its number and prerequisites. */
+export interface PassFields {
   ratv: string;
   filetype: FileType;
   ratdb_tag: string | null;
@@ -79,14 +78,18 @@ export interface Pass {
   level: ModuleLevel;
   path: string;
   outputs: string[];
-  prerequisites: Prerequisite[];
   subjobs: SubJob[];
   submission: string;
   mode: SubmissionMode;
   created: string;
   created_by: string;
-  [field: string]: unknown;
 }
+
+/** A pass before it has a number: what a plan writes. Fields the module definition adds are copied in. */
+export type PassBody = PassFields & { prerequisites: Prerequisite[]; [field: string]: unknown };
+
+/** One pass of a job document (DESIGN.md 1.3). */
+export type Pass = PassBody & { pass: number };
 
 export interface JobDocument {
   _id: string;

@@ -1,0 +1,76 @@
+import {
+  exitCodeOf,
+  reprocess,
+  type ReprocessRequest,
+  type RunSource,
+  type SubmissionResult,
+} from '../engine/reprocess.js';
+import { countByModule, describeSkips, withProgress } from './render.js';
+import { engineContext, SubmissionCommand, type SubmissionFlags } from './submission-command.js';
+
+type Mode = ReprocessRequest['mode'];
+
+/** The four reprocess commands differ only in where their runs come from. */
+export abstract class ReprocessCommand extends SubmissionCommand {
+  protected abstract readonly mode: Mode;
+
+  /** Parses the command's own arguments into runs; bad input throws before anything is opened. */
+  protected abstract source(args: Record<string, unknown>): Promise<RunSource>;
+
+  async run(): Promise<SubmissionResult> {
+    const { args, flags } = await this.parse(this.ctor as typeof ReprocessCommand);
+    const typed = args as { config: string; ratv: string; filetype: string } & Record<string, unknown>;
+    const prepared = await this.prepare(typed, flags as SubmissionFlags);
+    const source = await this.source(typed);
+    const db = await this.openDatabases(prepared.config);
+    this.stopOnSignals();
+    const request: ReprocessRequest = {
+      ...prepared.options,
+      mode: this.mode,
+      source,
+      args: this.commandLine(),
+    };
+    const title = `reprocess ${this.mode} with RAT ${request.ratv} ${request.filetype}${request.dryRun ? ' (dry run: nothing written)' : ''}`;
+    const result = await withProgress(
+      title,
+      { json: this.jsonEnabled() },
+      (reporter) => reprocess(engineContext(db, prepared, reporter, this.stopSignal), request),
+      (r) => `${title}: ${r.created.length} pass(es) ${r.dry_run ? 'planned' : 'created'}`,
+    );
+    summarize(this, result, typed.config, request.outlist);
+    process.exitCode = exitCodeOf(result);
+    return result;
+  }
+}
+
+/** The end of a reprocess, in words: passes created, runs skipped and why, how to resume. */
+export function summarize(
+  command: { log(message: string): void; config: { bin: string } },
+  result: SubmissionResult,
+  config: string,
+  outlist?: string,
+): void {
+  const runs = new Set(result.created.map((c) => c.run)).size;
+  const verb = result.dry_run ? 'would be created' : 'created';
+  const where = result.submission ? `Submission ${result.submission}: ` : 'Dry run: ';
+  command.log(
+    `${where}${result.created.length} pass(es) ${verb} for ${runs} run(s)${result.created.length ? ` (${countByModule(result.created)})` : ''}.`,
+  );
+  if (result.dry_run) {
+    for (const c of result.created) command.log(`  ${c.module}\t${c.run}\t${c.pass}`);
+  }
+  if (result.skipped.length) {
+    command.log(`Skipped or failed (${result.skipped.length}):`);
+    for (const line of describeSkips(result.skipped)) command.log(line);
+  }
+  if (result.pending.length) {
+    command.log(`Not complete yet, left for the watcher: ${result.pending.map((p) => p.run).join(', ')}`);
+  }
+  if (outlist && !result.dry_run && result.created.length)
+    command.log(`Outlist: ${result.created.length} line(s) appended to ${outlist}`);
+  if (result.interrupted && result.submission) {
+    command.log(
+      `Stopped before the end. Resume with: ${command.config.bin} reprocess resume ${config} ${result.submission}`,
+    );
+  }
+}

@@ -1,0 +1,136 @@
+import type { DocumentStore, StoredDocument } from '../backends/types.js';
+import { ids, type JobDocument, type Pass, type PassBody, type RunNumber } from './types.js';
+
+/** A pass to append to the job document of (run, module), identified by its submission. */
+export interface PassIntent {
+  run: RunNumber;
+  module: string;
+  /** Everything but the pass number, which is the job document's next when written. */
+  pass: PassBody;
+}
+
+export interface WrittenPass {
+  run: RunNumber;
+  module: string;
+  pass: number;
+  /** False when the submission's pass was already there (a resumed or retried write). */
+  created: boolean;
+}
+
+export interface FailedWrite {
+  run: RunNumber;
+  module: string;
+  reason: string;
+}
+
+/** Checks a stored document is a job document oproc can append to; returns the problem otherwise. */
+export function jobProblem(doc: StoredDocument): string | undefined {
+  if (doc.type !== 'job') return `has type ${JSON.stringify(doc.type)}, not "job"`;
+  if (!Array.isArray(doc.passes)) return 'has no passes array';
+  for (const pass of doc.passes as unknown[]) {
+    const number = (pass as { pass?: unknown } | null)?.pass;
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < 0) {
+      return `has a pass without a valid pass number (${JSON.stringify(number)})`;
+    }
+  }
+  return undefined;
+}
+
+/** The submission's pass in a job document, if it has one. */
+export function passOf(doc: JobDocument | undefined, submission: string): Pass | undefined {
+  return doc?.passes.find((pass) => pass.submission === submission);
+}
+
+/** The number the next pass of a job document gets: passes count from 0 and never repeat. */
+export function nextPassNumber(doc: JobDocument | undefined): number {
+  if (!doc || doc.passes.length === 0) return 0;
+  return Math.max(...doc.passes.map((pass) => pass.pass)) + 1;
+}
+
+/**
+ * Appends the intent's pass to a job document (a new one when absent), unless the document already
+ * has a pass of the same submission: applying an intent twice leaves one pass.
+ */
+export function applyIntent(
+  doc: JobDocument | undefined,
+  intent: PassIntent,
+): { doc: JobDocument; pass: number; created: boolean } {
+  const existing = passOf(doc, intent.pass.submission);
+  if (doc && existing) return { doc, pass: existing.pass, created: false };
+  const pass = nextPassNumber(doc);
+  const base: JobDocument = doc ?? {
+    _id: ids.job(intent.run, intent.module),
+    type: 'job',
+    run: intent.run,
+    module: intent.module,
+    passes: [],
+  };
+  return { doc: { ...base, passes: [...base.passes, { pass, ...intent.pass }] }, pass, created: true };
+}
+
+/**
+ * Writes intents with one `_bulk_docs` per attempt. A 409 conflict (someone else — a grid client,
+ * another oproc — changed the document since it was read) is re-read and the intent applied again
+ * to the new revision, never overwritten. `known` holds documents already read for this batch.
+ */
+export async function writeIntents(
+  store: DocumentStore,
+  intents: readonly PassIntent[],
+  known: Map<string, StoredDocument>,
+  options: { dryRun: boolean; maxAttempts?: number },
+): Promise<{ written: WrittenPass[]; failed: FailedWrite[] }> {
+  const written: WrittenPass[] = [];
+  const failed: FailedWrite[] = [];
+  let pending = [...intents];
+  const maxAttempts = options.maxAttempts ?? 10;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const toWrite: { intent: PassIntent; doc: JobDocument; pass: number }[] = [];
+    for (const intent of pending) {
+      const id = ids.job(intent.run, intent.module);
+      const stored = known.get(id);
+      const problem = stored && jobProblem(stored);
+      if (problem) {
+        failed.push({ run: intent.run, module: intent.module, reason: `job document ${id} ${problem}` });
+        continue;
+      }
+      const applied = applyIntent(stored as JobDocument | undefined, intent);
+      if (!applied.created || options.dryRun) {
+        written.push({
+          run: intent.run,
+          module: intent.module,
+          pass: applied.pass,
+          created: applied.created,
+        });
+        if (options.dryRun && applied.created) known.set(id, applied.doc);
+        continue;
+      }
+      toWrite.push({ intent, doc: applied.doc, pass: applied.pass });
+    }
+    if (toWrite.length === 0) break;
+    const results = await store.bulkWrite(toWrite.map((w) => w.doc));
+    const conflicts: PassIntent[] = [];
+    results.forEach((result, i) => {
+      const { intent, doc, pass } = toWrite[i]!;
+      if (result.ok) {
+        written.push({ run: intent.run, module: intent.module, pass, created: true });
+        known.set(doc._id, { ...doc, _rev: result.rev });
+      } else if (result.error === 'conflict' && attempt < maxAttempts) {
+        conflicts.push(intent);
+      } else {
+        const why =
+          result.error === 'conflict' ? `still conflicting after ${attempt} attempts` : result.error;
+        failed.push({ run: intent.run, module: intent.module, reason: `writing ${doc._id} failed: ${why}` });
+      }
+    });
+    if (conflicts.length === 0) break;
+    const fresh = await store.getMany(conflicts.map((intent) => ids.job(intent.run, intent.module)));
+    for (const intent of conflicts) {
+      const id = ids.job(intent.run, intent.module);
+      const doc = fresh.get(id);
+      if (doc) known.set(id, doc);
+      else known.delete(id);
+    }
+    pending = conflicts;
+  }
+  return { written, failed };
+}

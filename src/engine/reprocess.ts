@@ -1,0 +1,233 @@
+import type { StoredDocument } from '../backends/types.js';
+import { usageError } from '../errors.js';
+import {
+  dataflowReader,
+  newSubmissionId,
+  tagTime,
+  writePlans,
+  type CreatedPass,
+  type EngineContext,
+  type PassOptions,
+  type RunOutcome,
+} from './batch.js';
+import { DataflowReader, type RunData } from './dataflow.js';
+import { holdingLock, readLocks } from './locks.js';
+import { planBatch, type Skip } from './plan.js';
+import { ids, type FileType, type RunNumber, type SubmissionMode } from './types.js';
+
+/** Where a reprocess takes its runs from: a list (`one-shot`, `runlist`) or a range (`range`, `after`). */
+export type RunSource =
+  { kind: 'list'; runs: RunNumber[] } | { kind: 'range'; first: RunNumber; last?: RunNumber };
+
+export interface ReprocessRequest extends PassOptions {
+  mode: Extract<SubmissionMode, 'range' | 'after' | 'one-shot' | 'runlist'>;
+  source: RunSource;
+  ignoreCalibrationLocks: boolean;
+  dryRun: boolean;
+  outlist?: string;
+  /** The command line as given, kept in the submission journal. */
+  args: Record<string, unknown>;
+}
+
+export interface SubmissionResult {
+  submission: string | null;
+  mode: SubmissionMode;
+  ratv: string;
+  filetype: FileType;
+  ratdb_tag: string | null;
+  dry_run: boolean;
+  created: CreatedPass[];
+  skipped: Skip[];
+  /** Runs left for later: not complete yet in a range, or held by a watcher. */
+  pending: { run: RunNumber; reason: string }[];
+  interrupted: boolean;
+}
+
+/** 0 when everything asked for was done, 1 when some runs or modules were skipped or failed. */
+export function exitCodeOf(result: SubmissionResult): 0 | 1 {
+  return result.skipped.length > 0 || result.interrupted ? 1 : 0;
+}
+
+/** The submission journal document (DESIGN.md 1.3), with the request needed to resume it. */
+export interface SubmissionDocument extends StoredDocument {
+  type: 'submission';
+  mode: SubmissionMode;
+  ratv: string;
+  filetype: FileType;
+  runs: RunNumber[];
+  done: RunNumber[];
+  args: Record<string, unknown>;
+  request: Omit<ReprocessRequest, 'args' | 'outlist'> & { outlist?: string };
+  started: string;
+  finished: string | null;
+  created_by: string;
+}
+
+function emptyResult(request: ReprocessRequest, submission: string | null): SubmissionResult {
+  return {
+    submission,
+    mode: request.mode,
+    ratv: request.ratv,
+    filetype: request.filetype,
+    ratdb_tag: request.ratdbTag,
+    dry_run: request.dryRun,
+    created: [],
+    skipped: [],
+    pending: [],
+    interrupted: false,
+  };
+}
+
+/** Creates a new pass for every run the request names (DESIGN.md 3, reprocess modes). */
+export async function reprocess(
+  context: EngineContext,
+  request: ReprocessRequest,
+): Promise<SubmissionResult> {
+  const asOf = await tagTime(context.ratdb, request.ratdbTag);
+  const submission = newSubmissionId(context.now());
+  const journal: SubmissionDocument = {
+    _id: ids.submission(submission),
+    type: 'submission',
+    mode: request.mode,
+    ratv: request.ratv,
+    filetype: request.filetype,
+    runs: request.source.kind === 'list' ? [...request.source.runs] : [],
+    done: [],
+    args: request.args,
+    request: { ...request, args: undefined } as SubmissionDocument['request'],
+    started: context.now().toISOString(),
+    finished: null,
+    created_by: context.user,
+  };
+  if (!request.dryRun) await writeJournal(context, journal);
+  return run(context, request, journal, asOf);
+}
+
+/** Finishes an interrupted reprocess: the same submission id, so passes already written are not written again. */
+export async function resume(context: EngineContext, submission: string): Promise<SubmissionResult> {
+  const id = submission.startsWith('submission_') ? submission : ids.submission(submission);
+  const doc = (await context.processing.getMany([id])).get(id) as SubmissionDocument | undefined;
+  if (!doc || doc.type !== 'submission')
+    throw usageError(`no submission ${submission} in the processing database`);
+  if (!doc.request || !['range', 'after', 'one-shot', 'runlist'].includes(doc.mode)) {
+    throw usageError(
+      `submission ${submission} is a ${doc.mode} submission; a watcher resumes its own when restarted`,
+    );
+  }
+  const request: ReprocessRequest = { ...doc.request, args: doc.args, dryRun: false };
+  if (doc.finished) {
+    context.reporter.note(`submission ${submission} finished at ${doc.finished}: nothing to resume`);
+    return emptyResult(request, id.replace(/^submission_/, ''));
+  }
+  const asOf = await tagTime(context.ratdb, request.ratdbTag);
+  return run(context, request, doc, asOf);
+}
+
+async function writeJournal(context: EngineContext, journal: SubmissionDocument): Promise<void> {
+  const [result] = await context.processing.bulkWrite([journal]);
+  if (!result?.ok) throw new Error(`writing the submission journal ${journal._id} failed: ${result?.error}`);
+  journal._rev = result.rev;
+}
+
+async function run(
+  context: EngineContext,
+  request: ReprocessRequest,
+  journal: SubmissionDocument,
+  asOf: Date | undefined,
+): Promise<SubmissionResult> {
+  const submission = journal._id.replace(/^submission_/, '');
+  const result = emptyResult(request, request.dryRun ? null : submission);
+  const lock = request.ignoreCalibrationLocks ? undefined : holdingLock(await readLocks(context.processing));
+  const done = new Set(journal.done);
+  const options = { ...request, submission, createdBy: context.user, asOf };
+  const latest = await dataflowReader(context).latestRun();
+
+  for await (const batch of batches(context, request, latest)) {
+    const runs: RunData[] = [];
+    for (const item of batch) {
+      if ('skip' in item) {
+        result.skipped.push(item.skip);
+        context.reporter.run({ run: item.skip.run, runTypeNames: [], created: [], skips: [item.skip] });
+      } else if ('pending' in item) result.pending.push(item.pending);
+      else if (done.has(item.data.run)) continue;
+      else if (lock && item.data.run > lock.run) {
+        const skip: Skip = {
+          run: item.data.run,
+          kind: 'locked',
+          reason: `after the ${lock.calibration} calibration lock set at run ${lock.run} (release it, or --ignore-calibration-locks)`,
+        };
+        result.skipped.push(skip);
+        context.reporter.run({ run: skip.run, runTypeNames: [], created: [], skips: [skip] });
+      } else runs.push(item.data);
+    }
+    if (runs.length === 0) continue;
+    const { plans, known } = await planBatch(runs, options, { ...context, now: context.now });
+    const outcomes = await writePlans(context, plans, known, request);
+    collect(result, outcomes);
+    if (!request.dryRun) {
+      journal.done.push(...runs.map((r) => r.run));
+      if (request.source.kind === 'range') journal.runs.push(...runs.map((r) => r.run));
+      await writeJournal(context, journal);
+    }
+    if (context.signal?.aborted) {
+      result.interrupted = true;
+      return result;
+    }
+  }
+  if (!request.dryRun) {
+    journal.finished = context.now().toISOString();
+    await writeJournal(context, journal);
+  }
+  return result;
+}
+
+function collect(result: SubmissionResult, outcomes: readonly RunOutcome[]): void {
+  for (const o of outcomes) {
+    result.created.push(...o.created.map((c) => ({ run: o.run, module: c.module, pass: c.pass })));
+    result.skipped.push(...o.skips);
+  }
+}
+
+type BatchItem = { data: RunData } | { skip: Skip } | { pending: { run: RunNumber; reason: string } };
+
+/** The runs of a request in batches, in run order, each marked complete, incomplete or unknown. */
+async function* batches(
+  context: EngineContext,
+  request: ReprocessRequest,
+  latest: RunNumber | undefined,
+): AsyncGenerator<BatchItem[]> {
+  const size = context.batchSize ?? 500;
+  const reader = dataflowReader(context);
+  const source = request.source;
+  if (source.kind === 'list') {
+    const sorted = [...new Set(source.runs)].sort((a, b) => a - b);
+    for (let i = 0; i < sorted.length; i += size) {
+      const chunk = sorted.slice(i, i + size);
+      const found = await reader.runsOf(chunk);
+      yield chunk.map((run): BatchItem => {
+        const data = found.get(run);
+        if (!data) return { skip: { run, kind: 'no-data', reason: 'no data-flow documents for the run' } };
+        if (!DataflowReader.isComplete(data, latest)) {
+          return {
+            skip: { run, kind: 'incomplete', reason: 'run not complete yet (no later run and no run_end)' },
+          };
+        }
+        return { data };
+      });
+    }
+    return;
+  }
+  let chunk: BatchItem[] = [];
+  for await (const data of reader.runs(source.first, source.last)) {
+    chunk.push(
+      DataflowReader.isComplete(data, latest)
+        ? { data }
+        : { pending: { run: data.run, reason: 'not complete yet: left for the watcher' } },
+    );
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
+}

@@ -1,0 +1,293 @@
+import type { StoredDocument } from '../backends/types.js';
+import {
+  dataflowReader,
+  newSubmissionId,
+  tagTime,
+  writePlans,
+  type CreatedPass,
+  type EngineContext,
+  type PassOptions,
+} from './batch.js';
+import { DataflowReader, type RunData } from './dataflow.js';
+import { calibrationsOf, holdingLock, readLocks, setLock } from './locks.js';
+import { planBatch, type RunPlan, type Skip } from './plan.js';
+import type { SubmissionDocument } from './reprocess.js';
+import { ids, type Calibration, type FileType, type RunNumber } from './types.js';
+
+export interface WatchRequest extends PassOptions {
+  mode: 'watch' | 'block';
+  /** Only runs after this one are considered (`--start-run`; for a block, START - 1). */
+  after: RunNumber;
+  /** A block does not advance past its END. */
+  last?: RunNumber;
+  ignoreCalibrationLocks: boolean;
+  dryRun: boolean;
+  outlist?: string;
+  args: Record<string, unknown>;
+}
+
+/** Where a watcher resumes (DESIGN.md 1.3): the last run handled and the submission in flight. */
+export interface WatchState extends StoredDocument {
+  type: 'watch_state';
+  ratv: string;
+  filetype: FileType;
+  last_run: RunNumber | null;
+  in_flight: string | null;
+  block?: [RunNumber, RunNumber];
+  updated: string;
+}
+
+export interface CycleResult {
+  /** Submissions written in this cycle (none when nothing was new). */
+  submissions: string[];
+  created: CreatedPass[];
+  /** Runs handled without a pass for some module (listed with why); the watcher moved past them. */
+  skipped: Skip[];
+  /** Why the cycle stopped before the newest complete run, if it did (a lock, a missing table). */
+  held: { run: RunNumber; reason: string } | null;
+  locks_set: { calibration: Calibration; run: RunNumber }[];
+  last_run: RunNumber | null;
+  /** A block whose runs are all handled: its loop ends. */
+  block_done: boolean;
+}
+
+/** The state document of a watcher, or of a block (which keeps its own so it can run beside one). */
+export function stateId(
+  request: Pick<WatchRequest, 'mode' | 'ratv' | 'filetype' | 'after' | 'last'>,
+): string {
+  const base = ids.watchState(request.ratv, request.filetype);
+  return request.mode === 'block' ? `${base}_block_${request.after + 1}_${request.last}` : base;
+}
+
+/** Kinds of skip that stop a watcher at a run until a later cycle (DESIGN.md 3: retried, not advanced past). */
+const holdKinds = new Set<Skip['kind']>(['ratdb', 'no-run-type']);
+
+/**
+ * One cycle of `watch` or `block`: resumes a submission left in flight, then takes the complete
+ * runs after the state's last run, in run order, until a calibration run sets a lock, a run waits
+ * for RATDB tables, or no complete run is left.
+ */
+export async function watchCycle(context: EngineContext, request: WatchRequest): Promise<CycleResult> {
+  const asOf = await tagTime(context.ratdb, request.ratdbTag);
+  const result: CycleResult = {
+    submissions: [],
+    created: [],
+    skipped: [],
+    held: null,
+    locks_set: [],
+    last_run: null,
+    block_done: false,
+  };
+  const id = stateId(request);
+  let state = (await context.processing.getMany([id])).get(id) as WatchState | undefined;
+  state ??= {
+    _id: id,
+    type: 'watch_state',
+    ratv: request.ratv,
+    filetype: request.filetype,
+    last_run: null,
+    in_flight: null,
+    ...(request.mode === 'block' ? { block: [request.after + 1, request.last!] as [number, number] } : {}),
+    updated: context.now().toISOString(),
+  };
+  const cycle = new Cycle(context, request, state, result, asOf);
+  if (state.in_flight && !request.dryRun) await cycle.resumeInFlight(state.in_flight);
+  await cycle.advance();
+  result.last_run = state.last_run;
+  return result;
+}
+
+class Cycle {
+  private readonly reader: DataflowReader;
+
+  constructor(
+    private readonly context: EngineContext,
+    private readonly request: WatchRequest,
+    private readonly state: WatchState,
+    private readonly result: CycleResult,
+    private readonly asOf: Date | undefined,
+  ) {
+    this.reader = dataflowReader(context);
+  }
+
+  private get cursor(): RunNumber {
+    return Math.max(this.request.after, this.state.last_run ?? this.request.after);
+  }
+
+  /** A killed watcher's last submission: the same id again, so nothing is created twice. */
+  async resumeInFlight(submission: string): Promise<void> {
+    const doc = (await this.context.processing.getMany([ids.submission(submission)])).get(
+      ids.submission(submission),
+    ) as SubmissionDocument | undefined;
+    const done = new Set(doc?.done ?? []);
+    const runs = (doc?.runs ?? []).filter((r) => !done.has(r));
+    this.context.reporter.note(`resuming submission ${submission} left in flight (${runs.length} run(s))`);
+    const found = await this.reader.runsOf(runs);
+    const data = runs.map((r) => found.get(r)).filter((d): d is RunData => d !== undefined);
+    if (data.length) await this.process(data, submission, doc);
+    else await this.finish(submission, doc, runs.length ? Math.max(...runs) : null);
+  }
+
+  async advance(): Promise<void> {
+    const lock = this.request.ignoreCalibrationLocks
+      ? undefined
+      : holdingLock(await readLocks(this.context.processing));
+    if (lock && this.cursor >= lock.run) {
+      this.result.held = { run: lock.run, reason: lockReason(lock.calibration, lock.run) };
+      return;
+    }
+    const limit = Math.min(
+      this.request.last ?? Number.MAX_SAFE_INTEGER,
+      lock?.run ?? Number.MAX_SAFE_INTEGER,
+    );
+    const latest = await this.reader.latestRun();
+    const size = this.context.batchSize ?? 500;
+    let batch: RunData[] = [];
+    let reachedIncomplete = false;
+    for await (const data of this.reader.runs(this.cursor + 1, limit)) {
+      if (!DataflowReader.isComplete(data, latest)) {
+        reachedIncomplete = true;
+        break;
+      }
+      batch.push(data);
+      if (batch.length >= size) {
+        if (!(await this.process(batch))) return;
+        batch = [];
+      }
+    }
+    if (batch.length && !(await this.process(batch))) return;
+    if (lock && this.result.held === null && limit === lock.run && this.cursor >= lock.run) {
+      this.result.held = { run: lock.run, reason: lockReason(lock.calibration, lock.run) };
+    }
+    const blockEnd = this.request.last;
+    this.result.block_done =
+      blockEnd !== undefined &&
+      !reachedIncomplete &&
+      this.result.held === null &&
+      latest !== undefined &&
+      latest > blockEnd;
+  }
+
+  /**
+   * Plans a batch, cuts it at the first run that must wait (missing RATDB tables) and after the first
+   * calibration run, journals it, writes it, sets locks. Returns false when the cycle must stop.
+   */
+  private async process(
+    runs: RunData[],
+    resumed?: string,
+    resumedDoc?: SubmissionDocument,
+  ): Promise<boolean> {
+    const submission = resumed ?? newSubmissionId(this.context.now());
+    const options = {
+      ...this.request,
+      submission,
+      createdBy: this.context.user,
+      asOf: this.asOf,
+    };
+    const { plans, known } = await planBatch(runs, options, this.context);
+    const { take, held, locks } = this.cut(plans);
+    if (take.length) {
+      const journal =
+        resumedDoc ??
+        (await this.begin(
+          submission,
+          take.map((p) => p.run),
+        ));
+      const outcomes = await writePlans(this.context, take, known, this.request);
+      for (const o of outcomes) {
+        this.result.created.push(...o.created.map((c) => ({ run: o.run, module: c.module, pass: c.pass })));
+        this.result.skipped.push(...o.skips);
+      }
+      if (!this.request.dryRun) {
+        for (const { calibration, run } of locks)
+          await setLock(this.context.processing, calibration, run, this.context.now());
+      }
+      this.result.locks_set.push(...locks);
+      await this.finish(submission, journal, take[take.length - 1]!.run);
+      if (!resumed) this.result.submissions.push(submission);
+    }
+    if (held) this.result.held = held;
+    return held === null && locks.length === 0 && !this.context.signal?.aborted;
+  }
+
+  private cut(plans: RunPlan[]): {
+    take: RunPlan[];
+    held: CycleResult['held'];
+    locks: CycleResult['locks_set'];
+  } {
+    const take: RunPlan[] = [];
+    for (const plan of plans) {
+      const wait = plan.skips.find((s) => holdKinds.has(s.kind));
+      if (wait) {
+        this.context.reporter.note(
+          `run ${plan.run} waits: ${wait.module ? `${wait.module}: ` : ''}${wait.reason}`,
+        );
+        return { take, held: { run: plan.run, reason: wait.reason }, locks: [] };
+      }
+      take.push(plan);
+      const calibrations = this.request.ignoreCalibrationLocks ? [] : calibrationsOf(plan.runTypeNames);
+      if (calibrations.length) {
+        const locks = calibrations.map((calibration) => ({ calibration, run: plan.run }));
+        const held = { run: plan.run, reason: lockReason(calibrations.join(' and '), plan.run) };
+        return { take, held, locks };
+      }
+    }
+    return { take, held: null, locks: [] };
+  }
+
+  /** Journals the intent before any pass is written: the submission, and the state pointing at it. */
+  private async begin(submission: string, runs: RunNumber[]): Promise<SubmissionDocument | undefined> {
+    if (this.request.dryRun) return undefined;
+    const now = this.context.now().toISOString();
+    const journal: SubmissionDocument = {
+      _id: ids.submission(submission),
+      type: 'submission',
+      mode: this.request.mode,
+      ratv: this.request.ratv,
+      filetype: this.request.filetype,
+      runs,
+      done: [],
+      args: this.request.args,
+      request: { ...this.request, args: undefined } as unknown as SubmissionDocument['request'],
+      started: now,
+      finished: null,
+      created_by: this.context.user,
+    };
+    this.state.in_flight = submission;
+    this.state.updated = now;
+    await this.save([journal, this.state]);
+    return journal;
+  }
+
+  private async finish(
+    submission: string,
+    journal: SubmissionDocument | undefined,
+    lastRun: RunNumber | null,
+  ) {
+    if (lastRun !== null) this.state.last_run = Math.max(this.state.last_run ?? lastRun, lastRun);
+    if (this.request.dryRun) return;
+    const now = this.context.now().toISOString();
+    this.state.in_flight = null;
+    this.state.updated = now;
+    const docs: StoredDocument[] = [this.state];
+    if (journal) docs.push({ ...journal, done: journal.runs, finished: now });
+    else
+      this.context.reporter.warn(`submission ${submission} has no journal document; state advanced anyway`);
+    await this.save(docs);
+  }
+
+  private async save(docs: StoredDocument[]): Promise<void> {
+    const results = await this.context.processing.bulkWrite(docs);
+    results.forEach((r, i) => {
+      if (!r.ok)
+        throw new Error(
+          `writing ${docs[i]!._id} failed: ${r.error} (another watcher for ${this.request.ratv} ${this.request.filetype}?)`,
+        );
+      docs[i]!._rev = r.rev;
+    });
+  }
+}
+
+function lockReason(calibration: string, run: RunNumber): string {
+  return `${calibration} calibration lock set at run ${run}: later runs wait until it is released (oproc locks release CONFIG ${calibration.split(' ')[0]} --validto RUN)`;
+}
