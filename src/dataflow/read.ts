@@ -39,7 +39,10 @@ export async function readDataflowFiles(files: readonly string[]): Promise<Dataf
   }
   const documents = deduplicate(located, problems);
   if (problems.length > 0)
-    throw usageError(describeProblems(problems), 'Nothing was written; fix the files and run again.');
+    throw usageError(
+      describeProblems(problems),
+      'fix the files and run the import again (nothing was written)',
+    );
   return documents;
 }
 

@@ -13,6 +13,11 @@ import { couchServer } from '../support/servers.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
+/** The error text as one line: oclif prefixes error lines with › and wraps them to the terminal width. */
+function oneLine(stderr: string): string {
+  return stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
+}
+
 interface CliResult {
   code: number;
   stdout: string;
@@ -215,9 +220,11 @@ for (const backend of backends) {
       ]);
       const result = await oproc('dataflow', 'import', config, good, bad);
       expect(result.code).to.equal(2);
-      expect(result.stderr).to.include('bad.json[1]').and.include('run must be a positive integer');
-      expect(result.stderr).to.include('bad.json[2] (file_L2_300070_3): _id must be "file_L2_300070_003"');
-      expect(result.stderr).to.include('bad.json[3]').and.include('filetype must be "L1" or "L2"');
+      const message = oneLine(result.stderr);
+      expect(message).to.include('3 invalid data-flow documents');
+      expect(message).to.include('bad.json[1]: run must be a positive integer');
+      expect(message).to.include('bad.json[2] (file_L2_300070_3): _id must be "file_L2_300070_003"');
+      expect(message).to.include('bad.json[3]: filetype must be "L1" or "L2"');
       const stored = await withStore(async (store) => {
         await store.create();
         return store.getMany(['file_L2_300070_000', 'file_L2_300070_001']);
