@@ -1,0 +1,38 @@
+import path from 'node:path';
+
+import { Args } from '@oclif/core';
+
+import { OprocCommand } from '../../base-command.js';
+import { loadRatdbFiles, type LoadResult } from '../../ratdb/operations.js';
+
+export default class RatdbLoad extends OprocCommand {
+  static override summary = 'Load RAT .ratdb files into the RATDB database.';
+  static override description =
+    'Each file holds RAT tables one after another, in JSON5 (comments, unquoted keys and trailing commas ' +
+    'allowed). Every table needs "type", "run_range": [begin, end] and "version"; "index" defaults to "" and ' +
+    '"pass" to 0; an ISO "timestamp" sets when the table becomes visible to tags (default: when loaded). ' +
+    'Every file is checked first: any problem is reported as FILE:LINE:COLUMN and nothing is loaded ' +
+    '(exit 2). Then all tables are loaded in one transaction. The RATDB tables are created if missing.';
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> site.json run.ratdb daq_run_level.ratdb pmt_dqxx.ratdb',
+    '<%= config.bin %> <%= command.id %> site.json ratdb/*.ratdb --json',
+  ];
+  // Any number of files: the argument list is read whole, and the usage line says so.
+  static override strict = false;
+  static override usage = '<%= command.id %> CONFIG FILE... [--json]';
+  static override args = {
+    config: Args.string({ description: 'Config file (JSON or YAML)', required: true }),
+    file: Args.string({ description: '.ratdb file(s) to load', required: true }),
+  };
+
+  async run(): Promise<LoadResult> {
+    const { args, argv } = await this.parse(RatdbLoad);
+    const files = (argv as string[]).slice(1);
+    const config = await this.loadConfig(args.config);
+    const db = await this.openDatabases(config, { ratdb: true });
+    const result = await loadRatdbFiles(db.ratdb, files);
+    const from = result.files.map((f) => `${path.basename(f.file)} (${f.tables})`).join(', ');
+    this.log(`loaded ${result.loaded} tables into RATDB ${result.ratdb} from ${from}`);
+    return result;
+  }
+}
