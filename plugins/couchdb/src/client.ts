@@ -132,7 +132,9 @@ export class CouchClient {
       const status = errorField(error, 'statusCode');
       if (typeof status !== 'number') {
         const message = error instanceof Error ? error.message : String(error);
-        const reason = message.replace(/^error happened in your connection\. Reason: /, '');
+        const reason = message
+          .replace(/^error happened in your connection\. Reason: /, '')
+          .replace(/^(\w*Error: )+/, '');
         throw this.unreachable(reason, connectionCode(message));
       }
       if (status === 401) {

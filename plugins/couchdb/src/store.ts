@@ -176,18 +176,18 @@ export class CouchStore implements DocumentStore {
     const since = query.since ?? '0';
     if (query.signal?.aborted) return { results: [], lastSeq: since };
     const qs = defined({ since, limit: query.limit });
-    if (!query.waitMs)
-      return changesBatch(await this.call('read changes of', { path: '_changes', qs }), since);
     // pouchdb-server ignores `timeout` on long-poll, so the wait is bounded here, on the client.
     const timer = new AbortController();
-    const wait = setTimeout(() => timer.abort(), query.waitMs);
+    const wait = query.waitMs ? setTimeout(() => timer.abort(), query.waitMs) : undefined;
     const signal = query.signal ? AbortSignal.any([query.signal, timer.signal]) : timer.signal;
+    const longpoll = query.waitMs ? { feed: 'longpoll', timeout: query.waitMs } : {};
     try {
-      const longpoll = { ...qs, feed: 'longpoll', timeout: query.waitMs };
-      return changesBatch(
-        await this.call('wait for changes of', { path: '_changes', qs: longpoll, signal }),
-        since,
-      );
+      const body = await this.call('read changes of', {
+        path: '_changes',
+        qs: { ...qs, ...longpoll },
+        signal,
+      });
+      return changesBatch(body, since);
     } catch (error) {
       if (error instanceof CouchRequestAborted) return { results: [], lastSeq: since };
       throw error;
