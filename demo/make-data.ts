@@ -33,10 +33,13 @@ const special: Record<number, Partial<RunPlan> & { why: string }> = {
     why: 'recorded as Maintenance by mistake; run_correction.ratdb makes it Physics (version 2)',
   },
   300006: { types: ['DeployedSource'], why: 'a source deployed in the detector' },
-  300008: { dqxx: false, why: 'no PMT_DQXX table yet: skipped, with the missing table named' },
   300012: { types: ['DeployedSource', 'PCA'], why: 'PCA calibration: sets the PCA calibration lock' },
   300020: { types: ['ECA', 'ECAPDST'], why: 'ECA pedestal run: sets the ECA calibration lock' },
   300027: { l2: false, why: 'L1 files only: no jobs for L2' },
+  300030: {
+    dqxx: false,
+    why: 'PMT_DQXX comes late (late_pmt_dqxx.ratdb): the watcher holds here until it is loaded',
+  },
   300035: { runEnd: false, why: 'the run being taken: no run_end and no later run, so not complete' },
 };
 
@@ -156,12 +159,14 @@ function daqRunLevelTables(): string {
     .join('\n');
 }
 
-function dqxxTables(): string {
+function dqxxTables(late: boolean): string {
   return plans
-    .filter((plan) => plan.dqxx)
+    .filter((plan) => plan.dqxx !== late)
     .map((plan) =>
       ratdbTable(`run ${plan.run}: PMT data quality (19 crates)`, {
         ...header('PMT_DQXX', plan.run),
+        // Produced late: stamped after the tag, so the tag does not see it.
+        ...(late ? { timestamp: '2026-11-24T15:00:00Z' } : {}),
         cratestatus_n100: Array.from({ length: 19 }, () => 1),
         dqcr: Array.from({ length: 19 }, (_, crate) => (crate === 11 && plan.run % 5 === 0 ? 0x10 : 0)),
       }),
@@ -194,15 +199,18 @@ function pmtcalibTables(): string {
   });
 }
 
-/** A later correction of one run's type: loaded after the tag, so the tag still sees version 1. */
+/** When the tag is made (`oproc ratdb tag --at`): after every version-1 table, before the correction. */
+const tagTime = '2026-11-23T12:00:00Z';
+
+/** A later correction of one run's type: stamped after the tag, so the tag still sees version 1. */
 function correctionTables(): string {
   const run = 300005;
-  const { timestamp: _loadedNow, ...fields } = header('RUN', run, 2);
   return (
-    '// Loaded after the tag water-physics-v2 was made, with no timestamp: it is stamped with the time\n' +
-    '// of loading, so the tag keeps seeing version 1 and live reads see this version 2 (higher wins).\n' +
+    `// Stamped after the tag water-physics-v2 (${tagTime}): the tag keeps seeing version 1,\n` +
+    '// live reads see this version 2 (the highest version wins).\n' +
     ratdbTable(`run ${run}: run type corrected by the run coordinator`, {
-      ...fields,
+      ...header('RUN', run, 2),
+      timestamp: '2026-11-24T09:00:00Z',
       runtype: runTypeWord('Physics'),
       start_time: iso(runStart(run)),
       comment: 'Physics (corrected: was Maintenance)',
@@ -224,7 +232,8 @@ async function main(): Promise<void> {
   const ratdb: Record<string, string> = {
     'run.ratdb': fileHeader('RUN tables: the run type word of each run') + runTables(),
     'daq_run_level.ratdb': fileHeader('DAQ_RUN_LEVEL tables') + daqRunLevelTables(),
-    'pmt_dqxx.ratdb': fileHeader('PMT_DQXX tables (none for run 300008)') + dqxxTables(),
+    'pmt_dqxx.ratdb': fileHeader('PMT_DQXX tables (none for run 300030)') + dqxxTables(false),
+    'late_pmt_dqxx.ratdb': fileHeader('PMT_DQXX for run 300030, produced late') + dqxxTables(true),
     'dqhl.ratdb': fileHeader('DQHL tables') + dqhlTables(),
     'pmtcalib.ratdb': fileHeader('PMTCALIB: PMT calibration constants') + pmtcalibTables(),
     'run_correction.ratdb': fileHeader('A second RUN version for run 300005') + correctionTables(),

@@ -11,6 +11,8 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const ratv = '7.0.8';
 const tag = 'water-physics-v2';
+/** After every table of the first load and before the correction (see demo/make-data.ts). */
+const tagTime = '2026-11-23T12:00:00Z';
 /** Written into the state directory, so the demo only ever removes a directory it made itself. */
 const marker = '.oproc-demo';
 const bold = (text) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
@@ -62,19 +64,21 @@ function writeCustomConfig(paths) {
   writeFileSync(paths.config, JSON.stringify(site, null, 2) + '\n');
 }
 
+/** Files loaded by later steps of the story; the first load takes every other .ratdb file. */
+const laterLoads = { correction: 'run_correction.ratdb', late: 'late_pmt_dqxx.ratdb' };
+
 function ratdbFiles(paths, which) {
-  const all = readdirSync(paths.ratdbFiles)
+  const names = readdirSync(paths.ratdbFiles)
     .filter((name) => name.endsWith('.ratdb'))
     .sort();
-  const correction = (name) => name === 'run_correction.ratdb';
-  return all
-    .filter((name) => (which === 'correction' ? correction(name) : !correction(name)))
-    .map((name) => path.join(paths.ratdbFiles, name));
+  const later = new Set(Object.values(laterLoads));
+  const chosen = which === 'first' ? names.filter((name) => !later.has(name)) : [laterLoads[which]];
+  return chosen.map((name) => path.join(paths.ratdbFiles, name));
 }
 
 /**
- * The steps, in order. `partialOk`: exit 1 means "some runs were skipped" (run 300008 lacks a
- * RATDB table), which the demo expects; any other failure stops it.
+ * The steps, in order. `partialOk`: exit 1 means "some runs were skipped" (they are listed),
+ * which the demo allows for commands that make passes; any other failure stops it.
  */
 function demoSteps(paths) {
   const config = paths.config;
@@ -88,15 +92,15 @@ function demoSteps(paths) {
     },
     {
       title: 'Load the RATDB tables',
-      why: 'The tables the modules of RAT 7.0.8 need: RUN (the run type word), DAQ_RUN_LEVEL, PMT_DQXX and DQHL per run, PMTCALIB for the range. Run 300008 has no PMT_DQXX.',
+      why: 'The tables the modules of RAT 7.0.8 need: RUN (the run type word), DAQ_RUN_LEVEL, PMT_DQXX and DQHL per run, PMTCALIB for the range. Run 300030 has no PMT_DQXX yet.',
       id: 'ratdb load',
       args: ['ratdb', 'load', config, ...ratdbFiles(paths, 'first')],
     },
     {
       title: `Tag the RATDB state as ${tag}`,
-      why: 'A tag freezes what RATDB holds now: passes made with -t see only tables loaded before it.',
+      why: 'A tag freezes RATDB at a time: passes made with -t see only tables stamped no later than it.',
       id: 'ratdb tag',
-      args: ['ratdb', 'tag', config, tag],
+      args: ['ratdb', 'tag', config, tag, '--at', tagTime],
     },
     {
       title: 'Load a correction made after the tag',
@@ -118,7 +122,7 @@ function demoSteps(paths) {
     },
     {
       title: 'Watch for complete runs (one cycle)',
-      why: 'Jobs for every complete run after 299999, in run order. The PCA run 300012 sets the PCA calibration lock: its own jobs are made, no later run is taken.',
+      why: 'Jobs for every complete run after 299999, in run order, with the modules its run type selects. The PCA run 300012 sets the PCA calibration lock: its own jobs are made, no later run is taken.',
       id: 'watch',
       args: watch,
       partialOk: true,
@@ -150,7 +154,20 @@ function demoSteps(paths) {
     },
     {
       title: 'Watch once more',
-      why: 'The remaining complete runs get their jobs. 300027 has no L2 files; 300008 is still missing PMT_DQXX, so it is skipped and retried on later cycles; 300035 is not complete yet.',
+      why: 'Run 300027 has only L1 files, so it gets no L2 jobs. Run 300030 still lacks PMT_DQXX: the watcher holds there and retries it on later cycles.',
+      id: 'watch',
+      args: watch,
+      partialOk: true,
+    },
+    {
+      title: 'Load the missing PMT_DQXX table',
+      why: 'The data-quality group produces the table for run 300030.',
+      id: 'ratdb load',
+      args: ['ratdb', 'load', config, ...ratdbFiles(paths, 'late')],
+    },
+    {
+      title: 'Watch again: the held run goes through',
+      why: 'Run 300030 and the runs after it get their jobs. Run 300035 has no run_end and no later run: it is still being taken, so it waits.',
       id: 'watch',
       args: watch,
       partialOk: true,
@@ -170,7 +187,7 @@ function demoSteps(paths) {
     },
     {
       title: 'The same through the original command line',
-      why: 'offline_processing accepts the old flags unchanged: one more Processing pass for run 300002, -f links the newest pass of its prerequisites.',
+      why: 'offline_processing takes the old flags unchanged: -1 one run (300002), -N the module, -f find prerequisites from earlier passes (Processing needs none), -o append to the outlist.',
       id: 'legacy',
       bin: 'offline_processing',
       args: [config, ratv, 'L2', '-1', '300002', '-N', 'Processing', '-f', '-o', paths.outlist],
@@ -192,13 +209,26 @@ function runCli(bin, args, stdio) {
   return spawnSync(process.execPath, [path.join(root, binFiles[bin]), ...args], { cwd: root, stdio });
 }
 
-const availability = new Map();
+let builtCommands;
 
-/** A step whose command is not in this build yet is skipped with a note, not failed. */
+/**
+ * A step whose command is not in this build yet is skipped with a note, not failed. The build's
+ * oclif manifest lists the commands; `help` alone would succeed for a topic with no command yet.
+ */
 function available(id) {
-  if (!availability.has(id))
-    availability.set(id, runCli('oproc', ['help', ...id.split(' ')], 'ignore').status === 0);
-  return availability.get(id);
+  builtCommands ??= readBuiltCommands();
+  return builtCommands
+    ? builtCommands.has(id.replaceAll(' ', ':'))
+    : runCli('oproc', ['help', ...id.split(' ')], 'ignore').status === 0;
+}
+
+function readBuiltCommands() {
+  try {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'oclif.manifest.json'), 'utf8'));
+    return new Set(Object.keys(manifest.commands ?? {}));
+  } catch {
+    return undefined;
+  }
 }
 
 function header(number, total, step, bin) {
@@ -219,7 +249,7 @@ function runStep(step, number, total) {
   const result = runCli(bin, step.args, 'inherit');
   if (result.status === 0) return 'done';
   if (result.status === 1 && step.partialOk) {
-    console.log('\n   (exit 1: some runs were skipped, as listed above; expected in this demo)');
+    console.log('\n   (exit 1: some runs were skipped, as listed above)');
     return 'partial';
   }
   const how = result.error
@@ -252,8 +282,9 @@ function summary(paths, outcomes) {
   console.log('   Try next:');
   console.log(`     node bin/run.js passes ${shown(paths.config)} --help`);
   console.log(
-    `     node bin/run.js reprocess one-shot ${shown(paths.config)} ${ratv} L2 300008 -s   (skip the RATDB check)`,
+    `     node bin/run.js reprocess one-shot ${shown(paths.config)} ${ratv} L2 300030 -t ${tag} --dry-run`,
   );
+  console.log('       (under the tag, run 300030 has no PMT_DQXX: see how a skipped run is reported)');
   console.log(`     node bin/run.js watch ${shown(paths.config)} ${ratv} L1 --start-run 299999 --once`);
   console.log('     npm run demo   (starts again from empty databases)');
 }

@@ -104,7 +104,7 @@ export function checkDocument(value: unknown, index: number): Checked {
       problem: { index, id: givenId, field: '_id', problem: `must be "${id}" for this ${content.type}` },
     };
   }
-  return { ok: true, document: { ...content, _id: id } as DataflowDocument };
+  return { ok: true, document: { _id: id, ...content } as DataflowDocument };
 }
 
 /** zod 4 leaves the failing input out of its issues; this looks it up to tell "missing" from "wrong". */

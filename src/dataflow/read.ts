@@ -82,11 +82,13 @@ async function readEntries(file: string, problems: Problem[]): Promise<Entry[]> 
 async function firstCharacter(file: string): Promise<string | undefined> {
   const handle = await open(file, 'r');
   try {
-    const buffer = Buffer.alloc(4096);
+    const buffer = new Uint8Array(4096);
+    const decoder = new TextDecoder();
     for (let position = 0; ; position += buffer.length) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return undefined;
-      const match = /\S/.exec(buffer.toString('utf8', 0, bytesRead));
+      // A byte-order mark (editors on Windows write one) is not content.
+      const match = /[^\s\uFEFF]/.exec(decoder.decode(buffer.subarray(0, bytesRead)));
       if (match) return match[0];
     }
   } finally {
@@ -95,7 +97,7 @@ async function firstCharacter(file: string): Promise<string | undefined> {
 }
 
 async function readJsonArray(file: string, problems: Problem[]): Promise<Entry[]> {
-  const text = await readFile(file, 'utf8');
+  const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -115,8 +117,9 @@ async function readNdjson(file: string, problems: Problem[]): Promise<Entry[]> {
   const entries: Entry[] = [];
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let line = 0;
-  for await (const text of lines) {
+  for await (const raw of lines) {
     line++;
+    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (text.trim() === '') continue;
     const index = entries.length;
     try {

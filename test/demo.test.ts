@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import type { StoredDocument } from '../src/backends/types.js';
+import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
+import { backendContext, tempDir } from './support/context.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+/** The commands this build has (the demo skips steps whose command is not built yet). */
+async function builtCommands(): Promise<Set<string>> {
+  const manifest = JSON.parse(await readFile(path.join(root, 'oclif.manifest.json'), 'utf8')) as {
+    commands: Record<string, unknown>;
+  };
+  return new Set(Object.keys(manifest.commands));
+}
+
+/** Runs the demo as `npm run demo` does (after the build), with its databases in `dir`. */
+function runDemo(dir: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'demo/run-demo.js')], {
+      cwd: root,
+      env: { ...process.env, OPROC_DEMO_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('npm run demo', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let remove: () => Promise<void>;
+  let result: { code: number | null; output: string };
+  let commands: Set<string>;
+
+  before(async () => {
+    ({ dir, remove } = await tempDir('oproc-demo-'));
+    commands = await builtCommands();
+    result = await runDemo(dir);
+  });
+  after(() => remove());
+
+  /** Job documents of the demo's processing database, by id. */
+  async function jobs(ids: string[]): Promise<Map<string, StoredDocument>> {
+    const factory = (await pouchdbBackends()).documentStores?.pouchdb;
+    if (!factory) throw new Error('the pouchdb plugin provides no document store');
+    const store = await factory(
+      backendContext('processing', { backend: 'pouchdb', path: 'processing' }, { baseDir: dir }),
+    );
+    try {
+      return await store.getMany(ids);
+    } finally {
+      await store.close();
+    }
+  }
+
+  const passNumbers = (doc: StoredDocument | undefined) =>
+    ((doc?.passes as { pass: number }[] | undefined) ?? []).map((p) => p.pass);
+
+  it('runs every step to the end and says where the databases are', () => {
+    expect(result.code, result.output).to.equal(0);
+    expect(result.output).to.include('── Done');
+    expect(result.output).to.include(`RATDB (PGlite):`);
+    expect(result.output).to.not.include('demo stopped');
+  });
+
+  it('imports the demo data set', () => {
+    expect(result.output).to.match(/data-flow import into .*: 322 new, 0 updated, 0 unchanged/);
+  });
+
+  it('reprocessing runs 300001–300004 and the original command line create the passes in the outlist', async function () {
+    if (!commands.has('reprocess:range') || !commands.has('legacy')) this.skip();
+    expect(result.output).to.include('The reprocessing steps created 12 passes');
+    const outlist = await readFile(path.join(dir, 'demo.exactly'), 'utf8');
+    const lines = outlist.trim().split('\n').sort();
+    // Pass 0 is the watcher's; the TELLIE run 300003 has no Analysis; -1 300002 -N Processing adds pass 2.
+    expect(lines).to.deep.equal(
+      [
+        'Analysis\t300001\t1',
+        'Analysis\t300002\t1',
+        'Analysis\t300004\t1',
+        'DataQuality\t300001\t1',
+        'DataQuality\t300002\t1',
+        'DataQuality\t300003\t1',
+        'DataQuality\t300004\t1',
+        'Processing\t300001\t1',
+        'Processing\t300002\t1',
+        'Processing\t300002\t2',
+        'Processing\t300003\t1',
+        'Processing\t300004\t1',
+      ].sort(),
+    );
+  });
+
+  it('the watcher made jobs up to the PCA run, and none for a run still being taken', async function () {
+    if (!commands.has('watch')) this.skip();
+    const docs = await jobs(['job_300005_Analysis', 'job_300012_Processing', 'job_300035_Processing']);
+    // Run 300005 is Physics by its corrected RUN table (version 2), so Analysis runs for it.
+    expect(passNumbers(docs.get('job_300005_Analysis'))).to.deep.equal([0]);
+    expect(passNumbers(docs.get('job_300012_Processing'))).to.deep.equal([0]);
+    expect(docs.has('job_300035_Processing')).to.equal(false);
+  });
+
+  it('after the locks are released and the late table loaded, the watcher reaches the last complete run', async function () {
+    if (!commands.has('watch') || !commands.has('locks:release')) this.skip();
+    const docs = await jobs(['job_300027_Processing', 'job_300030_Processing', 'job_300034_Analysis']);
+    expect(docs.has('job_300027_Processing'), 'run 300027 has no L2 files').to.equal(false);
+    expect(passNumbers(docs.get('job_300030_Processing'))).to.deep.equal([0]);
+    expect(passNumbers(docs.get('job_300034_Analysis'))).to.deep.equal([0]);
+  });
+});
