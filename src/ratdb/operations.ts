@@ -1,7 +1,7 @@
 /** What `oproc ratdb load`, `tag` and `tags` do, apart from parsing flags and printing. */
 import type { Ratdb, RatdbTag } from '../backends/types.js';
 import { usageError } from '../errors.js';
-import { parseIsoTime, readRatdbFiles } from './ratdb-file.js';
+import { parseIsoTime, type RatdbFile } from './ratdb-file.js';
 
 export interface LoadResult {
   ratdb: string;
@@ -29,9 +29,8 @@ async function withTables<T>(ratdb: Ratdb, work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Reads and checks every file first; then loads all their tables in one transaction. */
-export async function loadRatdbFiles(ratdb: Ratdb, files: readonly string[]): Promise<LoadResult> {
-  const read = await readRatdbFiles(files);
+/** Loads the tables of files already read and checked, all in one transaction. */
+export async function loadRatdbFiles(ratdb: Ratdb, read: readonly RatdbFile[]): Promise<LoadResult> {
   const tables = read.flatMap((file) => file.tables);
   const loaded = await withTables(ratdb, () => ratdb.load(tables));
   return {

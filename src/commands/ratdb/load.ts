@@ -4,6 +4,7 @@ import { Args } from '@oclif/core';
 
 import { OprocCommand } from '../../base-command.js';
 import { loadRatdbFiles, type LoadResult } from '../../ratdb/operations.js';
+import { readRatdbFiles } from '../../ratdb/ratdb-file.js';
 
 export default class RatdbLoad extends OprocCommand {
   static override summary = 'Load RAT .ratdb files into the RATDB database.';
@@ -29,8 +30,10 @@ export default class RatdbLoad extends OprocCommand {
     const { args, argv } = await this.parse(RatdbLoad);
     const files = (argv as string[]).slice(1);
     const config = await this.loadConfig(args.config);
+    // Every file is read and checked before the database is opened: a bad file costs nothing.
+    const read = await readRatdbFiles(files);
     const db = await this.openDatabases(config, { ratdb: true });
-    const result = await loadRatdbFiles(db.ratdb, files);
+    const result = await loadRatdbFiles(db.ratdb, read);
     const from = result.files.map((f) => `${path.basename(f.file)} (${f.tables})`).join(', ');
     this.log(`loaded ${result.loaded} tables into RATDB ${result.ratdb} from ${from}`);
     return result;
