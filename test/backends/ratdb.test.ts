@@ -12,7 +12,7 @@ import type { BackendContext, Ratdb } from '../../src/backends/types.js';
 import { passwordSource } from '../../src/config/credentials.js';
 import { OprocError } from '../../src/errors.js';
 import { backendContext, tempDir } from '../support/context.js';
-import { createDatabase, createRole, freePort } from '../support/postgres-server.js';
+import { createDatabase, createRole, freePort, postgresControl } from '../support/postgres-server.js';
 import { postgresServer } from '../support/servers.js';
 import { QueryCounter, ratdbContract, table } from './ratdb.contract.js';
 
@@ -114,6 +114,28 @@ describe('postgres RATDB backend', function () {
     const error = await failure(openPostgresRatdb(realContext({ backend: 'postgres', url: 'http://h/x' })));
     expect(error).to.be.instanceOf(OprocError);
     expect(error.message).to.include('ratdb.url');
+  });
+
+  it('a query during a short server outage is retried until the server is back', async function () {
+    const server = postgresControl(await postgresServer());
+    const ratdb = await openPostgresRatdb(
+      realContext({ backend: 'postgres', url: await createDatabase(server) }),
+    );
+    try {
+      await ratdb.create();
+      await ratdb.load([table('RUN', [100, 100], { runtype: 2 })]);
+      const before = server.pid;
+      await server.halt();
+      const answer = ratdb.runTypes([100]);
+      // Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
+      answer.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await server.start();
+      expect(server.pid).not.to.equal(before);
+      expect(await answer).to.deep.equal(new Map([[100, 2]]));
+    } finally {
+      await ratdb.close();
+    }
   });
 
   describe('a role that needs a password', function () {
