@@ -113,8 +113,9 @@ export class CouchClient {
 
   private async send(request: CouchRequest, afterLogin: boolean): Promise<unknown> {
     if (this.closing.signal.aborted) throw new Error(`the CouchDB store ${this.description} is closed`);
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    const signals = [this.closing.signal, timeout, ...(request.signal ? [request.signal] : [])];
+    // A caller's signal bounds the request itself (a long-poll may wait longer than the timeout).
+    const timeout = request.signal ?? AbortSignal.timeout(requestTimeoutMs);
+    const signals = [this.closing.signal, timeout];
     const options = {
       method: request.method ?? 'GET',
       ...(request.server ? {} : { db: this.settings.database }),
@@ -128,7 +129,7 @@ export class CouchClient {
     } catch (error) {
       if (request.signal?.aborted) throw new CouchRequestAborted();
       if (this.closing.signal.aborted) throw new Error(`the CouchDB store ${this.description} was closed`);
-      if (timeout.aborted) throw this.unreachable('no answer within 120 s', 'ETIMEDOUT');
+      if (timeout.aborted && !request.signal) throw this.unreachable('no answer within 120 s', 'ETIMEDOUT');
       const status = errorField(error, 'statusCode');
       if (typeof status !== 'number') {
         const message = error instanceof Error ? error.message : String(error);

@@ -46,3 +46,13 @@ export function storedViews(views: Record<string, ViewDefinition>): Record<strin
     ]),
   );
 }
+
+/** Bulk-write answer rows matched to the documents by id: pouchdb-server does not always keep the order. */
+export function rowsInOrderOf(docs: readonly StoredDocument[], rows: readonly unknown[]): unknown[] {
+  const byId = new Map<string, unknown[]>();
+  for (const row of rows) {
+    if (!isObject(row) || typeof row.id !== 'string') continue;
+    byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+  }
+  return docs.map((doc, i) => byId.get(doc._id)?.shift() ?? rows[i]);
+}

@@ -17,7 +17,16 @@ import {
   CouchRequestAborted,
   type CouchRequest,
 } from './client.js';
-import { asDocument, canonical, isObject, rowsOf, seqString, storedViews, type JsonObject } from './json.js';
+import {
+  asDocument,
+  canonical,
+  isObject,
+  rowsInOrderOf,
+  rowsOf,
+  seqString,
+  storedViews,
+  type JsonObject,
+} from './json.js';
 import { readSettings } from './settings.js';
 
 const designWriteAttempts = 5;
@@ -139,7 +148,8 @@ export class CouchStore implements DocumentStore {
         `${this.description}/_bulk_docs answered ${Array.isArray(body) ? body.length : 'no'} rows for ${docs.length} documents`,
       );
     }
-    return docs.map((doc, i) => writeResult(body[i], doc));
+    const rows = rowsInOrderOf(docs, body);
+    return docs.map((doc, i) => writeResult(rows[i], doc));
   }
 
   async queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]> {
@@ -179,7 +189,8 @@ export class CouchStore implements DocumentStore {
     // pouchdb-server ignores `timeout` on long-poll, so the wait is bounded here, on the client.
     const timer = new AbortController();
     const wait = query.waitMs ? setTimeout(() => timer.abort(), query.waitMs) : undefined;
-    const signal = query.signal ? AbortSignal.any([query.signal, timer.signal]) : timer.signal;
+    const bounded = query.signal ? AbortSignal.any([query.signal, timer.signal]) : timer.signal;
+    const signal = query.waitMs ? bounded : query.signal;
     const longpoll = query.waitMs ? { feed: 'longpoll', timeout: query.waitMs } : {};
     try {
       const body = await this.call('read changes of', {

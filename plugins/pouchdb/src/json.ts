@@ -38,3 +38,13 @@ export function storedViews(views: Record<string, ViewDefinition>): Record<strin
 export function pouchStatus(error: unknown): number | undefined {
   return isObject(error) && typeof error.status === 'number' ? error.status : undefined;
 }
+
+/** Bulk-write answer rows matched to the documents by id: pouchdb-server does not always keep the order. */
+export function rowsInOrderOf(docs: readonly StoredDocument[], rows: readonly unknown[]): unknown[] {
+  const byId = new Map<string, unknown[]>();
+  for (const row of rows) {
+    if (!isObject(row) || typeof row.id !== 'string') continue;
+    byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+  }
+  return docs.map((doc, i) => byId.get(doc._id)?.shift() ?? rows[i]);
+}

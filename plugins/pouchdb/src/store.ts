@@ -14,7 +14,15 @@ import type {
 } from 'oproc';
 import PouchDB from 'pouchdb';
 
-import { asDocument, canonical, isObject, pouchStatus, storedViews, type JsonObject } from './json.js';
+import {
+  asDocument,
+  canonical,
+  isObject,
+  pouchStatus,
+  rowsInOrderOf,
+  storedViews,
+  type JsonObject,
+} from './json.js';
 
 type Database = PouchDB.Database<JsonObject>;
 
@@ -116,7 +124,8 @@ export class PouchStore implements DocumentStore {
 
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
     if (docs.length === 0) return [];
-    const rows: unknown[] = await this.db.bulkDocs(docs.map((doc) => ({ ...doc })));
+    const answer: unknown[] = await this.db.bulkDocs(docs.map((doc) => ({ ...doc })));
+    const rows = rowsInOrderOf(docs, answer);
     return docs.map((doc, i) => writeResult(rows[i], doc));
   }
 
