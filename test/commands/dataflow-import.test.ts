@@ -230,6 +230,10 @@ for (const backend of backends) {
         return store.getMany(['file_L2_300070_000', 'file_L2_300070_001']);
       });
       expect(stored.size).to.equal(0);
+
+      const none = await oproc('dataflow', 'import', config);
+      expect(none.code).to.equal(2);
+      expect(oneLine(none.stderr)).to.include('no FILE given');
     });
 
     it('writes a file bigger than one chunk completely', async () => {

@@ -18,16 +18,18 @@ export default class DataflowImport extends OprocCommand {
     '{"type":"file","run","subrun","filetype":"L1"|"L2","name","size","checksum","registered"} and ' +
     '{"type":"run_end","run","subruns"}. An absent _id is derived (file_L2_300050_003, run_end_300050). ' +
     'Every document of every file is checked before anything is written. Importing again is safe: ' +
-    'identical documents are left alone and changed ones are updated.';
+    'identical documents are left alone and changed ones are updated. Exit codes: 0 imported; 1 a write ' +
+    'failed part-way (import again); 2 bad input or config, nothing written.';
   static override examples = [
     '<%= config.bin %> <%= command.id %> site.json dataflow.json',
     '<%= config.bin %> <%= command.id %> site.json files-300000.ndjson files-300100.ndjson --json',
   ];
-  // Any number of files after CONFIG.
+  // Any number of files after CONFIG: the argument list is read whole, and the usage line says so.
   static override strict = false;
+  static override usage = '<%= command.id %> CONFIG FILE... [--json]';
   static override args = {
     config: Args.string({ description: 'Config file (JSON or YAML)', required: true }),
-    file: Args.string({ description: 'JSON or NDJSON file(s) of data-flow documents', required: true }),
+    file: Args.string({ description: 'JSON or NDJSON file(s) of data-flow documents' }),
   };
 
   async run(): Promise<DataflowImportResult> {
