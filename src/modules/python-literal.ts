@@ -13,6 +13,8 @@ interface Parsed {
 
 const constants: Record<string, JsonValue> = { True: true, False: false, None: null };
 const setCalls = new Set(['set', 'frozenset']);
+/** Deep enough for any processing information; shallow enough that hostile input cannot exhaust the stack. */
+const maxDepth = 200;
 
 function describe(token: Token): string {
   if (token.kind === 'eof') return 'the end of the file';
@@ -43,6 +45,7 @@ export function compareJson(a: JsonValue, b: JsonValue): number {
  */
 export class LiteralParser {
   pos = 0;
+  private depth = 0;
 
   readonly tokens: Token[];
 
@@ -87,8 +90,8 @@ export class LiteralParser {
   private separator(close: string, opener: Token): void {
     if (this.isOp(',') || this.isOp(close)) return;
     const token = this.peek();
-    const hint =
-      token.kind === 'op' ? ' (only literals are read: no operators, calls or comprehensions)' : '';
+    const expression = token.kind === 'op' || token.kind === 'name';
+    const hint = expression ? ' (only literals are read: no operators, calls or comprehensions)' : '';
     throw this.error(
       token,
       `expected "," or "${close}" in the "${opener.text}" at line ${opener.line}, column ${opener.column}, found ${describe(token)}${hint}`,
@@ -102,6 +105,16 @@ export class LiteralParser {
 
   private parse(): Parsed {
     const token = this.peek();
+    if (++this.depth > maxDepth)
+      throw this.error(token, `literals nested deeper than ${maxDepth} levels are not read`);
+    try {
+      return this.parseAt(token);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private parseAt(token: Token): Parsed {
     if (token.kind === 'op' && (token.text === '-' || token.text === '+')) return this.signed();
     if (token.kind === 'string') return { value: this.strings(), hashable: true };
     if (token.kind === 'number') return { value: this.number(this.next()), hashable: true };

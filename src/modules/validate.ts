@@ -14,7 +14,10 @@ const names = z.array(z.string().min(1, 'must not be empty'));
 /** One module; fields the experiment adds (`ganga_outputs`, `nhit_cut`, ...) are kept as given. */
 const moduleSchema = z.looseObject({
   type: z.string().min(1).default('macro'),
-  level: z.enum(moduleLevels, { error: `must be one of ${moduleLevels.join(', ')}` }),
+  level: z.enum(moduleLevels, {
+    error: (issue) =>
+      issue.input === undefined ? 'is missing' : `must be one of ${moduleLevels.join(', ')}`,
+  }),
   path: z.string().min(1, 'must not be empty'),
   outputs: names.default([]),
   prerequisites: names.default([]),
