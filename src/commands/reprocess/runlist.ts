@@ -9,9 +9,10 @@ import type { RunSource } from '../../engine/reprocess.js';
 import { parseRunlist } from '../../engine/runlist.js';
 
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk as string;
+  return text;
 }
 
 export default class ReprocessRunlist extends ReprocessCommand {
