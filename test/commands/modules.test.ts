@@ -1,0 +1,208 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { json, runCli } from '../support/cli.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const fixture = (name: string) => path.join(root, 'test', 'fixtures', name);
+const plugin = '@oproc/plugin-modules-snoplus';
+
+/** The error text as one line: oclif prefixes error lines with › and wraps them. */
+const oneLine = (stderr: string) => stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
+
+describe('oproc modules (built CLI)', () => {
+  let dir: string;
+
+  before(() => {
+    if (!existsSync(path.join(root, 'dist', 'commands', 'modules', 'import.js'))) {
+      throw new Error('the CLI is not built: run npm run build first');
+    }
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'oproc-modules-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('modules import', () => {
+    it('prints the JSON form of a fixture, with the RAT version from the file name', async () => {
+      const result = await runCli(['modules', 'import', fixture('processing_information_7_0_8.py')]);
+      expect(result.code, result.stderr).to.equal(0);
+      const info = JSON.parse(result.stdout) as {
+        ratv: string;
+        processing_modules: Record<string, Record<string, unknown>>;
+        modules_for_run_type: Record<string, string[]>;
+      };
+      expect(info.ratv).to.equal('7.0.8');
+      expect(Object.keys(info.processing_modules)).to.deep.equal(['Processing', 'DataQuality', 'Analysis']);
+      expect(info.processing_modules.Processing).to.include({ level: 'sub_run', raw_processor: true });
+      expect(info.modules_for_run_type.TELLIE).to.deep.equal(['DataQuality', 'Processing']);
+      expect(oneLine(result.stderr)).to.include(
+        'processing_information_7_0_8.py:65:1: skipped a "if" statement',
+      );
+    });
+
+    it('takes --ratv over the file name, and --json gives the same object', async () => {
+      const result = await runCli([
+        'modules',
+        'import',
+        fixture('processing_information_7_0_15.py'),
+        '--ratv',
+        '7.0.15-patch1',
+        '--json',
+      ]);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(json(result)).to.include({ ratv: '7.0.15-patch1' });
+    });
+
+    it('exits 2 at FILE:LINE:COLUMN for a syntax error', async () => {
+      const file = path.join(dir, 'processing_information_7_0_9.py');
+      await writeFile(
+        file,
+        'processing_modules = {\n    "Processing": {"level": "sub_run",\n        "path": "mac/p.mac}}\n',
+      );
+      const result = await runCli(['modules', 'import', file]);
+      expect(result.code).to.equal(2);
+      expect(result.stdout).to.equal('');
+      expect(oneLine(result.stderr)).to.include(`${file}:3:17: unterminated string`);
+    });
+
+    it('exits 2 naming the module for content the catalog would refuse', async () => {
+      const file = path.join(dir, 'processing_information_7_0_9.py');
+      await writeFile(
+        file,
+        'processing_modules = {"Fit": {"level": "run", "path": "f.mac", "prerequisites": ["Processing"]}}\n' +
+          'modules_for_run_type = {"Physics": set(["Fit"])}\n',
+      );
+      const result = await runCli(['modules', 'import', file]);
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include('ratv 7.0.9: module Fit: prerequisite "Processing"');
+    });
+
+    it('exits 2 when the RAT version cannot be told', async () => {
+      const file = path.join(dir, 'info.py');
+      await writeFile(file, 'processing_modules = {}\nmodules_for_run_type = {}\n');
+      const result = await runCli(['modules', 'import', file]);
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include('--ratv');
+    });
+
+    it('exits 2 for a file that does not exist', async () => {
+      const result = await runCli(['modules', 'import', path.join(dir, 'processing_information_1_0_0.py')]);
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include('no such file');
+    });
+  });
+
+  describe('modules CONFIG RATV', () => {
+    async function site(extra: unknown): Promise<string> {
+      const config = path.join(dir, 'site.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          processing: { backend: 'pouchdb', path: 'p' },
+          dataflow: { backend: 'pouchdb', path: 'p' },
+          ratdb: { backend: 'pglite', path: 'r' },
+          processing_information: 'extra.json',
+        }),
+      );
+      await writeFile(
+        path.join(dir, 'extra.json'),
+        typeof extra === 'string' ? extra : JSON.stringify(extra),
+      );
+      return config;
+    }
+
+    const recoordination = {
+      ratv: '7.0.8',
+      processing_modules: {
+        Recoordination: {
+          level: 'run',
+          path: 'mac/recoord.mac',
+          prerequisites: ['Processing'],
+          ratdb_tables: ['RUN'],
+        },
+      },
+      modules_for_run_type: { Physics: ['Recoordination'] },
+    };
+
+    it('lists modules and run types from the plugin and the config file, with their sources', async () => {
+      const config = await site([recoordination]);
+      const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
+      expect(result.code, result.stderr).to.equal(0);
+      const lines = result.stdout.split('\n');
+      expect(lines.find((l) => l.startsWith('Processing '))).to.match(
+        new RegExp(
+          `sub_run +mac/processing/processing.mac +- +RUN, DAQ_RUN_LEVEL, PMT_DQXX, PMTCALIB +${plugin}`,
+        ),
+      );
+      expect(lines.find((l) => l.startsWith('Recoordination '))).to.match(
+        /run +mac\/recoord.mac +Processing +RUN +extra\.json$/,
+      );
+      expect(lines.find((l) => l.startsWith('Physics '))).to.match(
+        /Physics +Processing, DataQuality, Analysis, Recoordination$/,
+      );
+      expect(lines.find((l) => l.startsWith('TELLIE '))).to.match(/TELLIE +Processing, DataQuality$/);
+    });
+
+    it('returns the merged information with sources under --json', async () => {
+      const config = await site(recoordination);
+      const result = await runCli(['modules', config, '7.0.8', '--json'], { cwd: dir });
+      expect(result.code, result.stderr).to.equal(0);
+      const merged = json<{
+        ratv: string;
+        processing_modules: Record<string, Record<string, unknown>>;
+        modules_for_run_type: Record<string, string[]>;
+        sources: Record<string, string>;
+      }>(result);
+      expect(merged.ratv).to.equal('7.0.8');
+      expect(merged.sources).to.deep.equal({
+        Processing: plugin,
+        DataQuality: plugin,
+        Analysis: plugin,
+        Recoordination: 'extra.json',
+      });
+      expect(merged.processing_modules.Recoordination).to.include({ type: 'macro', raw_processor: false });
+      expect(merged.processing_modules.DataQuality).to.include({ other_suffix: '_dq' });
+      expect(merged.modules_for_run_type.Physics).to.include('Recoordination');
+    });
+
+    it('names the RAT versions that exist when asked for another, exit 2', async () => {
+      const config = await site([]);
+      const result = await runCli(['modules', config, '6.0.0'], { cwd: dir });
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include('6.0.0').and.include('7.0.8, 7.0.15');
+    });
+
+    it('names both sources when the config file redefines a plugin module differently, exit 2', async () => {
+      const config = await site({
+        ratv: '7.0.8',
+        processing_modules: { Processing: { level: 'sub_run', path: 'mac/mine.mac', raw_processor: true } },
+      });
+      const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include(
+        `module Processing is defined differently by ${plugin} and extra.json`,
+      );
+    });
+
+    it('names the file, line and column of invalid JSON, exit 2', async () => {
+      const config = await site('[\n  { "ratv": "7.0.8",\n    processing_modules: {} }\n]');
+      const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include('extra.json:3:5');
+    });
+
+    it('lists the RAT versions when RATV is left out', async () => {
+      const config = await site({ ratv: '6.18.9', processing_modules: {} });
+      const result = await runCli(['modules', config, '--json'], { cwd: dir });
+      expect(result.code, result.stderr).to.equal(0);
+      expect(json(result)).to.deep.include({ ratvs: ['6.18.9', '7.0.8', '7.0.15'] });
+    });
+  });
+});
