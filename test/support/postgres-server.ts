@@ -4,7 +4,7 @@
  * role needs one (scram-sha-256), so tests can exercise password handling.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,36 @@ async function postmasterPid(dataDir: string): Promise<number> {
   return pid;
 }
 
+/** Postmasters running now, by PID, with their directories. */
+const running = new Map<number, string>();
+let guarded = false;
+
+/** Immediate shutdown (SIGQUIT) of every server still running, and their directories removed. */
+function stopAllNow(): void {
+  for (const [pid, dir] of running) {
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      // Already gone.
+    }
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+  running.clear();
+}
+
+/** A test run ended early (a timeout's SIGTERM, a closed terminal) takes its servers with it. */
+function guardExit(): void {
+  if (guarded) return;
+  guarded = true;
+  process.once('exit', stopAllNow);
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stopAllNow();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 /** Starts a fresh cluster; stop() stops it (by PID if pg_ctl fails) and removes its directory. */
 export async function startPostgres(): Promise<PostgresServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'oproc-pg-'));
@@ -167,6 +197,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       'start',
     ]);
     pid = await postmasterPid(dataDir);
+    running.set(pid, dir);
+    guardExit();
   };
   const halt = async () => {
     if (pid === 0) return;
@@ -175,6 +207,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       process.kill(pid, 'SIGKILL');
       await waitGone(pid, 10_000);
     }
+    running.delete(pid);
     pid = 0;
   };
   // A port found free may be taken before the server binds it: try a few.
