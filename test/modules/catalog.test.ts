@@ -42,6 +42,15 @@ function usageFailure(work: () => unknown): OprocError {
   expect.fail('expected a usage error');
 }
 
+async function loadFailure(oclif: Config, config: OprocConfig): Promise<OprocError> {
+  const error = await ModuleCatalog.load(oclif, config).then(
+    () => expect.fail('expected loading to fail'),
+    (e: unknown) => e,
+  );
+  expect(error).to.be.instanceOf(OprocError);
+  return error as OprocError;
+}
+
 const run = (...bits: string[]) => ({ run: 300050, runtype: runTypeWord(...bits), run_type_names: bits });
 
 describe('module catalog', () => {
@@ -295,22 +304,17 @@ describe('module catalog', () => {
     it('names the file, line and column of a JSON syntax error', async () => {
       const file = path.join(dir, 'broken.json');
       await writeFile(file, '{\n  "ratv": "7.0.8",\n  processing_modules: {}\n}\n');
-      const error = await ModuleCatalog.load(oclif(), config(file)).catch((e: unknown) => e as OprocError);
-      expect(error).to.be.instanceOf(OprocError);
+      const error = await loadFailure(oclif(), config(file));
       expect(error.message).to.include('broken.json:3:3');
     });
 
     it('names a file that cannot be read', async () => {
-      const error = await ModuleCatalog.load(oclif(), config(path.join(dir, 'absent.json'))).catch(
-        (e: unknown) => e as OprocError,
-      );
+      const error = await loadFailure(oclif(), config(path.join(dir, 'absent.json')));
       expect(error.message).to.include('absent.json').and.include('no such file');
     });
 
     it('names the plugin whose hook returned something unusable', async () => {
-      const error = await ModuleCatalog.load(oclif({ plugin: 'odd-plugin', result: 42 }), config()).catch(
-        (e: unknown) => e as OprocError,
-      );
+      const error = await loadFailure(oclif({ plugin: 'odd-plugin', result: 42 }), config());
       expect(error.message).to.include('odd-plugin');
     });
   });
