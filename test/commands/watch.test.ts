@@ -1,0 +1,249 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { expect } from 'chai';
+
+import type { WatchSummary } from '../../src/cli/watch-command.js';
+import { ids } from '../../src/engine/types.js';
+import { json, runCli } from '../support/cli.js';
+import { backendKinds, physicsRuns, ratdbTablesFor, scenario, type Scenario } from '../support/scenario.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+for (const kind of backendKinds) {
+  describe(`watch and block (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+    this.timeout(120_000);
+    let s: Scenario;
+    const watchOnce = (...rest: string[]) =>
+      runCli(['watch', s.config, s.ratv, 'L2', '--start-run', '299999', '--once', ...rest]);
+    const passCount = async (run: number, module = 'Processing') =>
+      (await s.job(run, module))?.passes.length ?? 0;
+
+    beforeEach(async () => {
+      s = await scenario(kind);
+    });
+    afterEach(() => s.cleanup());
+
+    it('takes each complete run once, in order, and leaves the run still being taken', async () => {
+      await s.addRuns(physicsRuns(300000, 300003));
+      const first = json<WatchSummary>(await watchOnce('--json'));
+      expect(first.created.filter((c) => c.module === 'Processing').map((c) => c.run)).to.deep.equal([
+        300000, 300001, 300002,
+      ]);
+      expect(await passCount(300003)).to.equal(0);
+      const state = (await s.docs([ids.watchState(s.ratv, 'L2')])).get(ids.watchState(s.ratv, 'L2'))!;
+      expect(state).to.include({ type: 'watch_state', last_run: 300002, in_flight: null });
+
+      const again = json<WatchSummary>(await watchOnce('--json'));
+      expect(again.created, 'a restarted watcher resumes from its state document').to.deep.equal([]);
+
+      await s.addRuns([{ run: 300004 }]);
+      const next = json<WatchSummary>(await watchOnce('--json'));
+      expect(next.created.filter((c) => c.module === 'Processing').map((c) => c.run)).to.deep.equal([300003]);
+      for (const run of [300000, 300001, 300002, 300003]) expect(await passCount(run)).to.equal(1);
+      expect((await s.job(300003, 'Processing'))!.passes[0]).to.include({ mode: 'watch', pass: 0 });
+    });
+
+    it('considers only runs after --start-run, and a run_end completes the last run', async () => {
+      await s.addRuns([...physicsRuns(300000, 300002), { run: 300003, ended: true }]);
+      const result = await runCli(['watch', s.config, s.ratv, 'L2', '-r', '300001', '--once']);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(await passCount(300001)).to.equal(0);
+      expect(await passCount(300002)).to.equal(1);
+      expect(await passCount(300003)).to.equal(1);
+    });
+
+    it('holds at a run whose RATDB tables are missing and goes on once they arrive', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300001),
+        { run: 300002, missing: ['PMT_DQXX'] },
+        ...physicsRuns(300003, 300004),
+      ]);
+      const held = await watchOnce();
+      expect(held.code).to.equal(0);
+      expect(held.stdout).to.match(/Held at run 300002: RATDB table\(s\) missing: PMT_DQXX/);
+      expect(await passCount(300001)).to.equal(1);
+      expect(await passCount(300002)).to.equal(0);
+      expect(await passCount(300003), 'no run after the held one').to.equal(0);
+
+      await s.withDatabases((db) =>
+        db.ratdb.load(ratdbTablesFor({ run: 300002 }).filter((t) => t.type === 'PMT_DQXX')),
+      );
+      const resumed = await watchOnce();
+      expect(resumed.code, resumed.stdout).to.equal(0);
+      expect(await passCount(300002)).to.equal(1);
+      expect(await passCount(300003)).to.equal(1);
+      expect(await passCount(300000)).to.equal(1);
+    });
+
+    it('a PCA run gets its jobs and sets the lock; later runs wait until its validto is set', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300001),
+        { run: 300002, types: ['PCA'] },
+        ...physicsRuns(300003, 300005),
+      ]);
+      const first = json<WatchSummary>(await watchOnce('--json'));
+      expect(first.locks_set).to.deep.equal([{ calibration: 'PCA', run: 300002 }]);
+      expect(await passCount(300002, 'Calibration')).to.equal(1);
+      expect(await passCount(300003)).to.equal(0);
+      const lockId = ids.calibrationLock('PCA');
+      const lock = (await s.docs([lockId])).get(lockId)!;
+      expect(lock).to.include({
+        type: 'calibration_lock',
+        calibration: 'PCA',
+        run: 300002,
+        locked: true,
+        validto: null,
+      });
+
+      const stillHeld = json<WatchSummary>(await watchOnce('--json'));
+      expect(stillHeld.created).to.deep.equal([]);
+      expect(stillHeld.held?.run).to.equal(300002);
+
+      // The calibration group sets validto in the lock document directly: that counts as released.
+      await s.withDatabases((db) => db.processing.bulkWrite([{ ...lock, validto: 300002 }]));
+      await watchOnce();
+      expect(await passCount(300003)).to.equal(1);
+      expect(await passCount(300004)).to.equal(1);
+    });
+
+    it('an ECA run (ECA + ECAPDST bits) sets the ECA lock; --testing-nocal neither honours nor sets locks', async () => {
+      await s.addRuns([{ run: 300000, types: ['ECA', 'ECAPDST'] }, ...physicsRuns(300001, 300003)]);
+      const ignoring = json<WatchSummary>(await watchOnce('--testing-nocal', '--json'));
+      expect(ignoring.locks_set).to.deep.equal([]);
+      expect(ignoring.created.map((c) => c.run)).to.include.members([300000, 300001, 300002]);
+      expect((await s.docs([ids.calibrationLock('ECA')])).size).to.equal(0);
+    });
+
+    it('records the RATDB tag in every pass and reads the run type as the tag saw it', async () => {
+      const before = new Date('2026-11-01T00:00:00Z');
+      await s.addRuns([
+        { run: 300000, types: ['ExternalSource', 'TELLIE'], loadedAt: before },
+        { run: 300001, loadedAt: before },
+      ]);
+      await s.withDatabases(async (db) => {
+        await db.ratdb.setTag({ name: 'water-physics-v2', timestamp: new Date('2026-11-02T00:00:00Z') });
+        // A newer RUN table, after the tag, says Physics.
+        await db.ratdb.load([
+          { ...ratdbTablesFor({ run: 300000 })[0]!, version: 2, timestamp: new Date('2026-11-03T00:00:00Z') },
+        ]);
+      });
+      const tagged = json<WatchSummary>(await watchOnce('-t', 'water-physics-v2', '--json'));
+      expect(tagged.created.filter((c) => c.run === 300000).map((c) => c.module)).to.deep.equal([
+        'Processing',
+      ]);
+      expect((await s.job(300000, 'Processing'))!.passes[0]!.ratdb_tag).to.equal('water-physics-v2');
+
+      const live = json<{ created: { module: string }[] }>(
+        await runCli(['reprocess', 'one-shot', s.config, s.ratv, 'L2', '300000', '--json']),
+      );
+      expect(live.created.map((c) => c.module)).to.deep.equal(['Processing', 'Analysis']);
+    });
+
+    it('resumes a submission a killed watcher left in flight, creating each pass once', async () => {
+      await s.addRuns(physicsRuns(300000, 300002));
+      const submission = 'sub_2026-11-24T10-00-00Z_dead';
+      const stateDoc = ids.watchState(s.ratv, 'L2');
+      // What a watcher killed after writing run 300000's Processing pass leaves behind.
+      await s.withDatabases(async (db) => {
+        await db.processing.bulkWrite([
+          {
+            _id: ids.submission(submission),
+            type: 'submission',
+            mode: 'watch',
+            ratv: s.ratv,
+            filetype: 'L2',
+            runs: [300000, 300001],
+            done: [],
+            args: {},
+            started: '2026-11-24T10:00:00Z',
+            finished: null,
+          },
+          {
+            _id: stateDoc,
+            type: 'watch_state',
+            ratv: s.ratv,
+            filetype: 'L2',
+            last_run: null,
+            in_flight: submission,
+            updated: '2026-11-24T10:00:00Z',
+          },
+          {
+            _id: ids.job(300000, 'Processing'),
+            type: 'job',
+            run: 300000,
+            module: 'Processing',
+            passes: [
+              {
+                pass: 0,
+                ratv: s.ratv,
+                filetype: 'L2',
+                ratdb_tag: null,
+                status: 'waiting',
+                level: 'sub_run',
+                path: 'p',
+                outputs: [],
+                prerequisites: [],
+                subjobs: [],
+                submission,
+                mode: 'watch',
+                created: '2026-11-24T10:00:01Z',
+                created_by: 'shifter@host',
+              },
+            ],
+          },
+        ]);
+      });
+      const result = await watchOnce();
+      expect(result.code, result.stdout).to.equal(0);
+      expect(result.stdout).to.match(/resuming submission sub_2026-11-24T10-00-00Z_dead/);
+      const processing = (await s.job(300000, 'Processing'))!;
+      expect(processing.passes.map((p) => p.submission)).to.deep.equal([submission]);
+      expect((await s.job(300000, 'Analysis'))!.passes[0]!.prerequisites).to.deep.equal([
+        { module: 'Processing', pass: 0 },
+      ]);
+      expect((await s.job(300001, 'Processing'))!.passes.map((p) => p.submission)).to.deep.equal([
+        submission,
+      ]);
+      expect(await passCount(300002)).to.equal(0);
+      const state = (await s.docs([stateDoc])).get(stateDoc)!;
+      expect(state).to.include({ last_run: 300001, in_flight: null });
+    });
+
+    it('block takes the runs of its block only and stops when all are handled', async () => {
+      await s.addRuns(physicsRuns(300000, 300006));
+      const result = await runCli(['block', s.config, s.ratv, 'L2', '300002', '300004', '--interval', '1']);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(await passCount(300001)).to.equal(0);
+      for (const run of [300002, 300003, 300004]) expect(await passCount(run)).to.equal(1);
+      expect(await passCount(300005)).to.equal(0);
+    });
+
+    it('a second watcher for the same RAT version and filetype is refused while the first holds the lease', async function () {
+      if (kind === 'embedded') this.skip(); // An embedded database takes one process at a time anyway.
+      await s.addRuns(physicsRuns(300000, 300001));
+      const first = spawn(
+        process.execPath,
+        [path.join(root, 'bin/run.js'), 'watch', s.config, s.ratv, 'L2', '-r', '299999', '--interval', '1'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      first.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => first.on('close', resolve));
+      try {
+        for (let i = 0; i < 100 && !/cycle 1:/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+        const second = await watchOnce();
+        expect(second.code).to.equal(2);
+        expect(second.stderr).to.match(/another watcher holds lease_watch_9\.9\.0_L2/);
+      } finally {
+        first.kill('SIGTERM');
+      }
+      expect(await exited, 'SIGTERM stops the watcher cleanly').to.equal(0);
+      const after = await watchOnce();
+      expect(after.code, `${after.stdout}${after.stderr}`).to.equal(0);
+    });
+  });
+}
