@@ -1,0 +1,266 @@
+/**
+ * `oproc passes`: which passes the processing database holds, filtered by run, module, status,
+ * RAT version and submission, or exactly those an outlist names. Reads in bounded requests only:
+ * job documents by id in chunks, or the `oproc/jobs_by_run` view page by page.
+ */
+import type { DocumentStore, StoredDocument, ViewRow } from '../backends/types.js';
+import { usageError } from '../errors.js';
+import { processingDesign } from '../engine/design.js';
+import { jobProblem } from '../engine/jobs.js';
+import type { OutlistEntry } from '../engine/outlist.js';
+import {
+  ids,
+  passStatuses,
+  type JobDocument,
+  type Pass,
+  type PassStatus,
+  type RunNumber,
+} from '../engine/types.js';
+
+/** Where the job documents come from: exactly an outlist's passes, given runs, or a run range. */
+export type PassSource =
+  | { kind: 'exactly'; entries: readonly OutlistEntry[] }
+  | { kind: 'runs'; runs: readonly RunNumber[] }
+  | { kind: 'range'; from?: RunNumber; to?: RunNumber };
+
+export interface PassSelection {
+  source: PassSource;
+  modules?: readonly string[];
+  statuses?: readonly PassStatus[];
+  ratv?: string;
+  submission?: string;
+}
+
+/** One pass with the run and module of its job document. */
+export type PassRow = { run: RunNumber; module: string } & Pass;
+
+/** An outlist line whose pass is not in the processing database. */
+export interface MissingPass extends OutlistEntry {
+  reason: string;
+}
+
+/** A document skipped because its shape is not a job document's. */
+export interface DocumentWarning {
+  id: string;
+  problem: string;
+}
+
+export interface PassListing {
+  passes: PassRow[];
+  missing: MissingPass[];
+  warnings: DocumentWarning[];
+}
+
+export interface ReadLimits {
+  /** Ids per `getMany` request. */
+  chunkSize: number;
+  /** Rows per view page. */
+  pageSize: number;
+}
+
+const defaultLimits: ReadLimits = { chunkSize: 1000, pageSize: 1000 };
+const maxRun = 2 ** 31 - 1;
+/** Runs closer than this are read as one view range rather than one range each. */
+const clusterGap = 64;
+const jobsView = 'jobs_by_run';
+
+/** `--status` values, case-insensitive, into the experiment's spelling; anything else is a usage error. */
+export function parseStatuses(values: readonly string[] | undefined): PassStatus[] | undefined {
+  if (!values?.length) return undefined;
+  return values.map((value) => {
+    const status = passStatuses.find((s) => s.toLowerCase() === value.trim().toLowerCase());
+    if (!status) {
+      throw usageError(`--status "${value}" is not a pass status (valid: ${passStatuses.join(', ')})`);
+    }
+    return status;
+  });
+}
+
+/** Reads the selected passes, sorted by run, module and pass. */
+export async function listPasses(
+  store: DocumentStore,
+  selection: PassSelection,
+  limits: ReadLimits = defaultLimits,
+): Promise<PassListing> {
+  const warnings: DocumentWarning[] = [];
+  const accept = (doc: StoredDocument): JobDocument | undefined => {
+    const problem = jobShapeProblem(doc);
+    if (problem) warnings.push({ id: doc._id, problem });
+    return problem ? undefined : (doc as JobDocument);
+  };
+  const keep = passFilter(selection);
+  const { source } = selection;
+  if (source.kind === 'exactly') {
+    const docs = await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize);
+    const { passes, missing } = exactPasses(source.entries, docs, accept);
+    return { passes: sortPasses(passes.filter(keep)), missing, warnings };
+  }
+  const jobs =
+    source.kind === 'runs'
+      ? await readRuns(store, source.runs, selection.modules, limits)
+      : await readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
+  const passes = jobs
+    .map(accept)
+    .filter((doc): doc is JobDocument => doc !== undefined)
+    .flatMap(rowsOf);
+  return { passes: sortPasses(passes.filter(keep)), missing: [], warnings };
+}
+
+/** The view's map function already checks type, run and module; this also guards direct reads. */
+function jobShapeProblem(doc: StoredDocument): string | undefined {
+  if (typeof doc.run !== 'number' || !Number.isInteger(doc.run)) return 'has no integer run';
+  if (typeof doc.module !== 'string') return 'has no module name';
+  return jobProblem(doc);
+}
+
+function rowsOf(doc: JobDocument): PassRow[] {
+  return doc.passes.map((pass) => ({ run: doc.run, module: doc.module, ...pass }));
+}
+
+function passFilter(selection: PassSelection): (row: PassRow) => boolean {
+  const { source, modules, statuses, ratv, submission } = selection;
+  const runs = source.kind === 'runs' ? new Set(source.runs) : undefined;
+  return (row) =>
+    (!runs || runs.has(row.run)) &&
+    (!modules?.length || modules.includes(row.module)) &&
+    (!statuses?.length || (statuses as readonly string[]).includes(row.status)) &&
+    (ratv === undefined || row.ratv === ratv) &&
+    (submission === undefined || row.submission === submission);
+}
+
+function sortPasses(rows: PassRow[]): PassRow[] {
+  return rows.sort((a, b) => a.run - b.run || compareText(a.module, b.module) || a.pass - b.pass);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function uniqueJobIds(entries: readonly OutlistEntry[]): string[] {
+  return [...new Set(entries.map((e) => ids.job(e.run, e.module)))];
+}
+
+/** Each outlist line's pass, once, and the lines whose pass does not exist. */
+function exactPasses(
+  entries: readonly OutlistEntry[],
+  docs: Map<string, StoredDocument>,
+  accept: (doc: StoredDocument) => JobDocument | undefined,
+): { passes: PassRow[]; missing: MissingPass[] } {
+  const checked = new Map<string, JobDocument | undefined>();
+  const seen = new Set<string>();
+  const passes: PassRow[] = [];
+  const missing: MissingPass[] = [];
+  for (const entry of entries) {
+    const id = ids.job(entry.run, entry.module);
+    const stored = docs.get(id);
+    if (stored && !checked.has(id)) checked.set(id, accept(stored));
+    const job = checked.get(id);
+    const pass = job?.passes.find((p) => p.pass === entry.pass);
+    if (!pass) {
+      missing.push({ ...entry, reason: whyMissing(id, stored, job) });
+      continue;
+    }
+    const key = `${id}#${entry.pass}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    passes.push({ run: job!.run, module: job!.module, ...pass });
+  }
+  return { passes, missing };
+}
+
+function whyMissing(id: string, stored: StoredDocument | undefined, job: JobDocument | undefined): string {
+  if (!stored) return `no job document ${id}`;
+  if (!job) return `job document ${id} is not a valid job document`;
+  const numbers = job.passes.map((p) => p.pass).sort((a, b) => a - b);
+  return numbers.length ? `${id} has passes ${numbers.join(', ')}` : `${id} has no passes`;
+}
+
+/** Documents by id, `chunkSize` ids per request. */
+async function readByIds(
+  store: DocumentStore,
+  wanted: readonly string[],
+  chunkSize: number,
+): Promise<Map<string, StoredDocument>> {
+  const found = new Map<string, StoredDocument>();
+  for (let i = 0; i < wanted.length; i += chunkSize) {
+    const chunk = await store.getMany(wanted.slice(i, i + chunkSize));
+    for (const [id, doc] of chunk) found.set(id, doc);
+  }
+  return found;
+}
+
+/**
+ * The job documents of given runs: by id when the modules are given; otherwise the module names are
+ * unknown, so nearby runs are read together as view ranges (one range per cluster, not per run).
+ */
+async function readRuns(
+  store: DocumentStore,
+  runs: readonly RunNumber[],
+  modules: readonly string[] | undefined,
+  limits: ReadLimits,
+): Promise<StoredDocument[]> {
+  if (modules?.length) {
+    const wanted = [...new Set(runs)].flatMap((run) => modules.map((module) => ids.job(run, module)));
+    return [...(await readByIds(store, wanted, limits.chunkSize)).values()];
+  }
+  const wanted = new Set(runs);
+  const docs: StoredDocument[] = [];
+  for (const [first, last] of clusters([...wanted].sort((a, b) => a - b))) {
+    for (const doc of await readRange(store, first, last, limits.pageSize)) {
+      if (wanted.has(doc.run as RunNumber)) docs.push(doc);
+    }
+  }
+  return docs;
+}
+
+/** Groups sorted runs into ranges whose gaps are at most `clusterGap` runs. */
+function clusters(sorted: readonly RunNumber[]): [RunNumber, RunNumber][] {
+  const result: [RunNumber, RunNumber][] = [];
+  for (const run of sorted) {
+    const last = result[result.length - 1];
+    if (last && run - last[1] <= clusterGap) last[1] = run;
+    else result.push([run, run]);
+  }
+  return result;
+}
+
+/**
+ * Job documents of runs `first..last` through the view, one page at a time. Each page restarts at
+ * the previous page's last key, skipping the rows already read with that key (one, unless two
+ * documents share a [run, module] key).
+ */
+async function readRange(
+  store: DocumentStore,
+  first: RunNumber,
+  last: RunNumber,
+  pageSize: number,
+): Promise<StoredDocument[]> {
+  const docs: StoredDocument[] = [];
+  let startkey: unknown = [first];
+  let skip = 0;
+  for (;;) {
+    const rows = await store.queryView(processingDesign.name, jobsView, {
+      startkey,
+      endkey: [last, {}],
+      skip,
+      limit: pageSize,
+      includeDocs: true,
+    });
+    for (const row of rows) if (row.doc) docs.push(row.doc);
+    if (rows.length < pageSize) return docs;
+    const lastKey = rows[rows.length - 1]!.key;
+    const atLastKey = trailingWithKey(rows, lastKey);
+    skip = atLastKey === rows.length && sameKey(lastKey, startkey) ? skip + atLastKey : atLastKey;
+    startkey = lastKey;
+  }
+}
+
+function trailingWithKey(rows: readonly ViewRow[], key: unknown): number {
+  let n = 0;
+  while (n < rows.length && sameKey(rows[rows.length - 1 - n]!.key, key)) n++;
+  return n;
+}
+
+function sameKey(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
