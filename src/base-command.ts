@@ -7,6 +7,7 @@ import {
   type Databases,
 } from './backends/registry.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
+import { UserSettingsStore } from './config/user.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
 
@@ -42,8 +43,9 @@ export abstract class OprocCommand extends Command {
     return this.abort.signal;
   }
 
+  /** CONFIG: a file, or the name of one saved with `oproc configs add` (user settings, kept with conf). */
   protected async loadConfig(file: string): Promise<OprocConfig> {
-    return loadConfig(file);
+    return loadConfig(new UserSettingsStore(this.config.configDir).resolve(file));
   }
 
   protected async backends(): Promise<BackendRegistry> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 
-import { usageError } from '../errors.js';
+import { OprocError, usageError } from '../errors.js';
 import { maskUrl } from '../util/mask.js';
 
 /** One database section of CONFIG. The core checks the common keys; each backend checks its own. */
@@ -54,8 +54,8 @@ export function configError(file: string, key: string, problem: string) {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is missing';
-  return issue.message;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'is missing';
+  return issue.message.replace(/^Invalid input: /, '');
 }
 
 /** Reads, parses and validates CONFIG (JSON or YAML). Throws a usage error naming file, key and problem. */
@@ -97,7 +97,9 @@ export async function loadConfig(file: string): Promise<OprocConfig> {
 function parseConfigText(file: string, text: string): unknown {
   const isJson = file.toLowerCase().endsWith('.json');
   try {
-    const value: unknown = isJson ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+    const value: unknown = isJson
+      ? JSON.parse(text)
+      : parseYaml(text, { prettyErrors: true, logLevel: 'error' });
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw configError(file, '', 'is not a mapping of sections (processing, dataflow, ratdb)');
     }
@@ -108,10 +110,14 @@ function parseConfigText(file: string, text: string): unknown {
       const where = at ? ` at line ${at.line}, column ${at.col}` : '';
       throw usageError(`config ${file}: invalid YAML${where}: ${error.message.split('\n')[0]}`);
     }
-    if (error instanceof SyntaxError) {
+    if (isJson && error instanceof SyntaxError) {
       throw usageError(`config ${file}: invalid JSON${jsonPosition(text, error.message)}: ${error.message}`);
     }
-    throw error;
+    if (error instanceof OprocError) throw error;
+    // The YAML library reports some problems (an alias to no anchor, say) as other errors.
+    throw usageError(
+      `config ${file}: invalid YAML: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -127,6 +133,7 @@ function jsonPosition(text: string, message: string): string {
 
 /** A section's location for messages, never with a password. */
 export function describeSection(section: DatabaseSection): string {
-  if (section.url) return maskUrl(section.database ? `${section.url.replace(/\/$/, '')}/${section.database}` : section.url);
+  if (section.url)
+    return maskUrl(section.database ? `${section.url.replace(/\/$/, '')}/${section.database}` : section.url);
   return section.path ?? section.backend;
 }
