@@ -65,7 +65,6 @@ export default class Passes extends OprocCommand {
       summary: 'Only this run; repeat per run, or a comma list.',
       multiple: true,
       helpValue: 'RUN',
-      exclusive: ['from', 'to', 'exactly'],
     }),
     from: Flags.string({ summary: 'Only runs from this one on (inclusive).', helpValue: 'RUN' }),
     to: Flags.string({ summary: 'Only runs up to this one (inclusive).', helpValue: 'RUN' }),
@@ -84,7 +83,6 @@ export default class Passes extends OprocCommand {
     exactly: Flags.string({
       summary: 'Exactly the passes this outlist names (MODULE RUN PASS per line).',
       helpValue: 'OUTLIST',
-      exclusive: ['from', 'to'],
     }),
   };
 
@@ -110,6 +108,14 @@ export default class Passes extends OprocCommand {
 
   /** Where the passes come from, checked before any database is opened. */
   private async source(flags: PassesFlags): Promise<PassSource> {
+    const range = flags.from !== undefined || flags.to !== undefined;
+    // Checked here rather than with oclif's `exclusive`, whose usage line would show --from and --to as alternatives.
+    if (flags.exactly !== undefined && (range || flags.run?.length)) {
+      throw usageError(
+        '--exactly takes the runs from the outlist: do not combine it with --run, --from or --to',
+      );
+    }
+    if (flags.run?.length && range) throw usageError('--run and --from/--to select runs two ways: use one');
     if (flags.exactly !== undefined) return { kind: 'exactly', entries: await readOutlist(flags.exactly) };
     const runs = listOf(flags.run).map((r) => parseRun(r, '--run'));
     if (runs.length) return { kind: 'runs', runs };
