@@ -44,7 +44,7 @@ export async function withProgress<T>(
           result = await work(reporter);
           task.title = finalTitle(result);
         },
-        rendererOptions: { outputBar: 8, persistentOutput: false },
+        rendererOptions: { outputBar: 20, persistentOutput: true },
       },
     ],
     {
