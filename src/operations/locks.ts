@@ -67,5 +67,5 @@ function releasedHow(view: LockView): string {
   if (view.released_by)
     return `, released by ${view.released_by}${view.released_at ? ` at ${view.released_at}` : ''}`;
   // Not released by oproc: the calibration group edited the document.
-  return view.validto !== null ? ', validto set in the lock document' : ', unlocked in the lock document';
+  return view.validto !== null ? ' (set in the lock document)' : ', unlocked in the lock document';
 }
