@@ -9,7 +9,6 @@ import {
   type ModuleDefinition,
   type Pass,
   type PassBody,
-  type PassFields,
   type ProcessingInformation,
   type RunNumber,
   type Selector,
@@ -68,7 +67,8 @@ export interface PlannedModule {
   /** 0 for modules with no prerequisite in this submission, else one more than the deepest. */
   depth: number;
   prerequisites: { module: string; pass?: number }[];
-  body: PassFields & Record<string, unknown>;
+  /** The pass in the order DESIGN.md 1.3 shows it; `prerequisites` is filled in when written. */
+  body: PassBody;
 }
 
 export interface RunPlan {
@@ -255,7 +255,6 @@ export async function planBatch(
         depth: resolved.depth,
         prerequisites: resolved.prerequisites,
         body: {
-          ...extras,
           ratv: options.ratv,
           filetype: options.filetype,
           ratdb_tag: options.ratdbTag,
@@ -263,11 +262,13 @@ export async function planBatch(
           level: definition.level,
           path: definition.path,
           outputs: [...definition.outputs],
+          prerequisites: [],
           subjobs: subjobsFor(definition, data.subruns[options.filetype]),
           submission: options.submission,
           mode: options.mode,
           created,
           created_by: options.createdBy,
+          ...extras,
         },
       };
       planned.set(name, entry);
@@ -347,43 +348,8 @@ export function intentsAtDepth(
         });
         continue;
       }
-      intents.push({ run: plan.run, module: m.module, pass: passBody(m.body, prerequisites) });
+      intents.push({ run: plan.run, module: m.module, pass: { ...m.body, prerequisites } });
     }
   }
   return { intents, unresolved };
-}
-
-/** The pass in the order DESIGN.md 1.3 shows it, with the module's own extra fields after. */
-function passBody(body: PlannedModule['body'], prerequisites: Pass['prerequisites']): PassBody {
-  const {
-    ratv,
-    filetype,
-    ratdb_tag,
-    status,
-    level,
-    path,
-    outputs,
-    subjobs,
-    submission,
-    mode,
-    created,
-    created_by,
-    ...extras
-  } = body;
-  return {
-    ratv,
-    filetype,
-    ratdb_tag,
-    status,
-    level,
-    path,
-    outputs,
-    prerequisites,
-    subjobs,
-    submission,
-    mode,
-    created,
-    created_by,
-    ...extras,
-  };
 }
