@@ -66,13 +66,14 @@ export abstract class OprocCommand extends Command {
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    if (error instanceof Errors.ExitError || (error as { oclif?: unknown }).oclif !== undefined) {
-      throw error;
-    }
-    if (error instanceof OprocError) {
-      return this.error(redact(error.message), { exit: error.exitCode, suggestions: error.suggestions });
-    }
-    // A failure nothing anticipated (a database gone for good, a bug): the message, masked, and exit 1.
-    return this.error(redact(error.message ?? String(error)), { exit: ExitCode.Partial });
+    const passThrough =
+      error instanceof Errors.ExitError || (error as { oclif?: unknown }).oclif !== undefined;
+    if (passThrough) return super.catch(error);
+    // Ours: the message as written, masked. Anything else (a database gone for good, a bug): exit 1.
+    const code = error instanceof OprocError ? error.exitCode : ExitCode.Partial;
+    const suggestions = error instanceof OprocError ? error.suggestions : [];
+    const cliError = new Errors.CLIError(redact(error.message ?? String(error)), { exit: code, suggestions });
+    process.exitCode = code;
+    return super.catch(Object.assign(cliError, { exitCode: code }));
   }
 }

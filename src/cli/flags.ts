@@ -19,6 +19,7 @@ export const submissionFlags = {
     aliases: ['nearline'],
     summary: 'Run these modules instead of those the run type selects; repeat per module, or a comma list.',
     multiple: true,
+    multipleNonGreedy: true,
     helpValue: 'MODULE',
   }),
   outlist: Flags.string({
@@ -44,6 +45,7 @@ export const submissionFlags = {
     summary:
       'Link this pass of a prerequisite, e.g. Processing=3; fails clearly if it does not exist. Repeatable.',
     multiple: true,
+    multipleNonGreedy: true,
     helpValue: 'MODULE=PASS',
   }),
   'ignore-calibration-locks': Flags.boolean({
