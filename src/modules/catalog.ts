@@ -222,8 +222,12 @@ async function pluginSources(oclif: Config): Promise<CatalogSource[]> {
   if (failure) {
     throw new OprocError(`module plugin ${failure.plugin.name} failed to load: ${failure.error.message}`);
   }
-  const order = [...oclif.plugins.keys()];
+  // oclif loads user plugins before core ones: list first-party modules first, then the rest as loaded.
+  const rank = (name: string) => {
+    const plugin = oclif.plugins.get(name);
+    return (plugin?.type === 'core' ? 0 : 1000) + [...oclif.plugins.keys()].indexOf(name);
+  };
   return successes
     .map(({ plugin, result }) => ({ source: plugin.name, contribution: result }))
-    .sort((a, b) => order.indexOf(a.source) - order.indexOf(b.source));
+    .sort((a, b) => rank(a.source) - rank(b.source));
 }
