@@ -1,0 +1,154 @@
+/**
+ * Databases for the benchmark: a config per size (fresh databases on the shared servers, or
+ * embedded ones in a directory) and the seeding of data-flow files and RATDB tables in chunks.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { openDatabases, type Databases } from '../src/backends/registry.js';
+import type { StoredDocument } from '../src/backends/types.js';
+import { loadConfig } from '../src/config/load.js';
+import { dataflowDesign, processingDesign } from '../src/engine/design.js';
+import { track } from './processes.js';
+import { createDatabase } from '../test/support/postgres-server.js';
+import type { RunningServer } from '../test/support/servers.js';
+import {
+  dataflowDocsFor,
+  ratdbTablesFor,
+  registry,
+  testProcessingInformation,
+  testRatv,
+  type RunSpec,
+} from '../test/support/scenario.js';
+
+export const ratv = testRatv;
+export const firstRun = 300000;
+
+/** Runs as the benchmark seeds them: Physics (2 modules), L1 and L2 files, `subruns` each. */
+export interface Workload {
+  runs: number;
+  subruns: number;
+}
+
+export interface BenchDatabases {
+  config: string;
+  /** The processing database's URL, for raw reads of job documents (servers only). */
+  processingUrl?: string;
+  dataflowUrl?: string;
+}
+
+const docChunk = 5000;
+const ratdbChunkRuns = 2500;
+
+async function writeConfig(dir: string, sections: Record<string, unknown>): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'info.json'), JSON.stringify(testProcessingInformation, null, 2));
+  const config = path.join(dir, 'site.json');
+  const body = { ...sections, processing_information: 'info.json', watch: { interval_seconds: 1 } };
+  await writeFile(config, JSON.stringify(body, null, 2));
+  return config;
+}
+
+/** Fresh databases on the servers, named for the size so runs never share one. */
+export async function serverDatabases(
+  dir: string,
+  couch: RunningServer,
+  postgres: RunningServer,
+  label: string,
+): Promise<BenchDatabases> {
+  const name = `bench-${label}-${randomBytes(3).toString('hex')}`;
+  const config = await writeConfig(dir, {
+    processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
+    dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
+    ratdb: { backend: 'postgres', url: await createDatabase(postgres) },
+  });
+  return {
+    config,
+    processingUrl: `${couch.url}/${name}-processing`,
+    dataflowUrl: `${couch.url}/${name}-dataflow`,
+  };
+}
+
+/** Embedded databases on disk (PouchDB and PGlite), as a site without servers would have them. */
+export async function embeddedDatabases(dir: string): Promise<BenchDatabases> {
+  const config = await writeConfig(dir, {
+    processing: { backend: 'pouchdb', path: 'db/processing' },
+    dataflow: { backend: 'pouchdb', path: 'db/dataflow' },
+    ratdb: { backend: 'pglite', path: 'db/ratdb' },
+  });
+  return { config };
+}
+
+export async function withDatabases<T>(config: string, work: (db: Databases) => Promise<T>): Promise<T> {
+  const db = await openDatabases(await registry(), await loadConfig(config));
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+export function specs(workload: Workload, first = firstRun): RunSpec[] {
+  const result: RunSpec[] = [];
+  for (let i = 0; i < workload.runs; i++) {
+    // The last run is closed by a run_end document, so every seeded run is complete.
+    result.push({ run: first + i, subruns: workload.subruns, ended: i === workload.runs - 1 });
+  }
+  return result;
+}
+
+async function writeAll(db: Databases, docs: readonly StoredDocument[]): Promise<void> {
+  for (let i = 0; i < docs.length; i += docChunk) {
+    const results = await db.dataflow.bulkWrite(docs.slice(i, i + docChunk));
+    const failed = results.find((r) => !r.ok);
+    if (failed) throw new Error(`seeding data-flow failed: ${JSON.stringify(failed)}`);
+  }
+}
+
+async function loadRatdb(db: Databases, runs: readonly RunSpec[]): Promise<void> {
+  for (let i = 0; i < runs.length; i += ratdbChunkRuns) {
+    await db.ratdb.load(runs.slice(i, i + ratdbChunkRuns).flatMap(ratdbTablesFor));
+  }
+}
+
+/**
+ * Creates the databases and seeds them: data-flow documents by `_bulk_docs` in chunks, RATDB by one
+ * `load` per chunk (both at once), then builds the data-flow view so oproc's timing does not
+ * include indexing every document ever registered (at the experiment the view is kept up to date).
+ */
+export async function seed(
+  config: string,
+  workload: Workload,
+): Promise<{ documents: number; writeMs: number; viewMs: number }> {
+  return withDatabases(config, async (db) => {
+    await Promise.all([db.processing.create(), db.dataflow.create(), db.ratdb.create()]);
+    await db.processing.ensureDesign(processingDesign);
+    await db.dataflow.ensureDesign(dataflowDesign);
+    const runs = specs(workload);
+    const docs = runs.flatMap(dataflowDocsFor);
+    const started = performance.now();
+    await Promise.all([writeAll(db, docs), loadRatdb(db, runs)]);
+    const written = performance.now();
+    await db.dataflow.queryView(dataflowDesign.name, 'by_run', { limit: 1 });
+    return { documents: docs.length, writeMs: written - started, viewMs: performance.now() - written };
+  });
+}
+
+export type SeedFigures = Awaited<ReturnType<typeof seed>>;
+
+/** `seed` in a child process (bench/seed-cli.ts), so embedded databases are fully closed after it. */
+export function seedInChild(config: string, workload: Workload): Promise<SeedFigures> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'seed-cli.ts');
+  const args = ['--import', 'tsx', script, config, String(workload.runs), String(workload.subruns)];
+  return new Promise((resolve, reject) => {
+    track(
+      execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`seeding ${config} failed: ${stderr || error.message}`));
+        else resolve(JSON.parse(stdout) as SeedFigures);
+      }),
+    );
+  });
+}
