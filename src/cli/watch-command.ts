@@ -4,6 +4,7 @@ import { Lease } from '../engine/lease.js';
 import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../engine/watch.js';
 import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
+import { redact } from '../util/mask.js';
 import { countByModule, describeSkips, withProgress } from './render.js';
 import { engineContext, SubmissionCommand, whoAmI, type Prepared } from './submission-command.js';
 
@@ -69,13 +70,29 @@ export abstract class WatchCommand extends SubmissionCommand {
       for (;;) {
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
         const title = `${request.mode} RAT ${request.ratv} ${request.filetype}: cycle ${summary.cycles + 1}`;
-        const cycle = await withProgress(
-          title,
-          { json: this.jsonEnabled() },
-          (reporter) => watchCycle(engineContext(db, prepared, reporter, this.stopSignal), request),
-          (r) =>
-            `${title}: ${r.created.length} pass(es) ${request.dryRun ? 'planned' : 'created'}${r.held ? ', held' : ''}`,
-        );
+        let cycle: CycleResult;
+        try {
+          cycle = await withProgress(
+            title,
+            { json: this.jsonEnabled() },
+            (reporter) => watchCycle(engineContext(db, prepared, reporter, this.stopSignal), request),
+            (r) =>
+              `${title}: ${r.created.length} pass(es) ${request.dryRun ? 'planned' : 'created'}${r.held ? ', held' : ''}`,
+          );
+        } catch (error) {
+          // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors stop it.
+          if (options.once || (error instanceof OprocError && error.exitCode === 2)) throw error;
+          const message = redact(error instanceof Error ? error.message : String(error));
+          this.warn(
+            `cycle ${summary.cycles + 1} failed: ${message}; trying again in ${options.intervalSeconds} s`,
+          );
+          await sleep(options.intervalSeconds * 1000, undefined, { signal: this.stopSignal }).catch(() => {});
+          if (this.stopping) {
+            summary.stopped_by = 'signal';
+            break;
+          }
+          continue;
+        }
         summary.cycles++;
         summary.created.push(...cycle.created);
         summary.skipped.push(...cycle.skipped);

@@ -19,12 +19,11 @@ import {
 } from './client.js';
 import {
   asDocument,
-  canonical,
+  designToWrite,
   isObject,
   rowsInOrderOf,
   rowsOf,
   seqString,
-  storedViews,
   type JsonObject,
 } from './json.js';
 import { readSettings } from './settings.js';
@@ -86,14 +85,8 @@ export class CouchStore implements DocumentStore {
     const path = `_design/${encodeURIComponent(design.name)}`;
     for (let attempt = 0; attempt < designWriteAttempts; attempt++) {
       const stored = await this.getDocument(path);
-      const wanted: StoredDocument = {
-        ...stored,
-        _id: id,
-        language: 'javascript',
-        views: storedViews(design.views),
-      };
-      if (stored && stored.language === 'javascript' && canonical(stored.views) === canonical(wanted.views))
-        return;
+      const wanted = designToWrite(design, stored);
+      if (!wanted) return;
       try {
         await this.call(`write ${id} in`, { method: 'PUT', path, body: wanted });
         return;

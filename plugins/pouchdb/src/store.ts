@@ -16,11 +16,10 @@ import PouchDB from 'pouchdb';
 
 import {
   asDocument,
-  canonical,
+  designToWrite,
   isObject,
   pouchStatus,
   rowsInOrderOf,
-  storedViews,
   type JsonObject,
 } from './json.js';
 
@@ -79,14 +78,8 @@ export class PouchStore implements DocumentStore {
     const id = `_design/${design.name}`;
     for (let attempt = 0; attempt < designWriteAttempts; attempt++) {
       const stored = await this.getDocument(id);
-      const wanted: StoredDocument = {
-        ...stored,
-        _id: id,
-        language: 'javascript',
-        views: storedViews(design.views),
-      };
-      if (stored && stored.language === 'javascript' && canonical(stored.views) === canonical(wanted.views))
-        return;
+      const wanted = designToWrite(design, stored);
+      if (!wanted) return;
       try {
         await this.db.put(wanted);
         return;
