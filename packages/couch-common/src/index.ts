@@ -48,8 +48,12 @@ export function rowsInOrderOf(docs: readonly StoredDocument[], rows: readonly un
  * The design document to write so the stored one has these views, or undefined when it already has
  * them (compared whatever the key order), so an unchanged definition is never rewritten.
  */
-export function designToWrite(design: DesignDocument, stored: StoredDocument | undefined): StoredDocument | undefined {
+export function designToWrite(
+  design: DesignDocument,
+  stored: StoredDocument | undefined,
+): StoredDocument | undefined {
   const views = storedViews(design.views);
-  if (stored && stored.language === 'javascript' && canonical(stored.views) === canonical(views)) return undefined;
+  if (stored && stored.language === 'javascript' && canonical(stored.views) === canonical(views))
+    return undefined;
   return { ...stored, _id: `_design/${design.name}`, language: 'javascript', views };
 }

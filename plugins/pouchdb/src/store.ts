@@ -14,14 +14,7 @@ import type {
 } from 'oproc';
 import PouchDB from 'pouchdb';
 
-import {
-  asDocument,
-  designToWrite,
-  isObject,
-  pouchStatus,
-  rowsInOrderOf,
-  type JsonObject,
-} from './json.js';
+import { asDocument, designToWrite, isObject, pouchStatus, rowsInOrderOf, type JsonObject } from './json.js';
 
 type Database = PouchDB.Database<JsonObject>;
 
