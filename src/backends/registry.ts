@@ -3,7 +3,13 @@ import path from 'node:path';
 import type { Config } from '@oclif/core';
 
 import { passwordSource } from '../config/credentials.js';
-import { configError, describeSection, type DatabaseRole, type DatabaseSection, type OprocConfig } from '../config/load.js';
+import {
+  configError,
+  describeSection,
+  type DatabaseRole,
+  type DatabaseSection,
+  type OprocConfig,
+} from '../config/load.js';
 import { OprocError, usageError } from '../errors.js';
 import { lockDirectory } from '../util/dir-lock.js';
 import { maskUrl, redact } from '../util/mask.js';
@@ -59,7 +65,9 @@ export class BackendRegistry {
 function addOnce<F>(map: Map<string, Registered<F>>, name: string, entry: Registered<F>, kind: string): void {
   const existing = map.get(name);
   if (existing && existing.plugin !== entry.plugin) {
-    throw new OprocError(`${kind} backend "${name}" is defined by two plugins: ${existing.plugin} and ${entry.plugin}`);
+    throw new OprocError(
+      `${kind} backend "${name}" is defined by two plugins: ${existing.plugin} and ${entry.plugin}`,
+    );
   }
   map.set(name, entry);
 }
@@ -78,7 +86,10 @@ function context(config: OprocConfig, role: DatabaseRole): BackendContext {
     role,
     baseDir: config.baseDir,
     password: passwordSource(role, section),
-    helpers: { ...backendHelpers, configError: (key, problem) => configError(config.file, `${role}.${key}`, problem) },
+    helpers: {
+      ...backendHelpers,
+      configError: (key, problem) => configError(config.file, `${role}.${key}`, problem),
+    },
   };
 }
 
@@ -87,7 +98,11 @@ function pick<F>(map: Map<string, Registered<F>>, config: OprocConfig, role: Dat
   const entry = map.get(name);
   if (!entry) {
     const installed = [...map.keys()].sort().join(', ') || 'none';
-    throw configError(config.file, `${role}.backend`, `unknown ${kind} backend "${name}" (installed: ${installed})`);
+    throw configError(
+      config.file,
+      `${role}.backend`,
+      `unknown ${kind} backend "${name}" (installed: ${installed})`,
+    );
   }
   return entry.factory;
 }
@@ -125,7 +140,9 @@ export async function openDatabases(
   want: DatabaseSelection = { processing: true, dataflow: true, ratdb: true },
 ): Promise<Databases> {
   const storeRoles = (['processing', 'dataflow'] as const).filter((role) => want[role]);
-  const storeFactories = storeRoles.map((role) => pick(registry.documentStores, config, role, 'document-store'));
+  const storeFactories = storeRoles.map((role) =>
+    pick(registry.documentStores, config, role, 'document-store'),
+  );
   const ratdbFactory = want.ratdb ? pick(registry.ratdbs, config, 'ratdb', 'RATDB') : undefined;
 
   const opened: { close(): Promise<void> }[] = [];

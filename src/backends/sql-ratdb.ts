@@ -38,7 +38,9 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
     },
 
     async listTags() {
-      const { rows } = await client.query<RatdbTag>('SELECT name, timestamp FROM ratdb_tag ORDER BY timestamp, name');
+      const { rows } = await client.query<RatdbTag>(
+        'SELECT name, timestamp FROM ratdb_tag ORDER BY timestamp, name',
+      );
       return rows.map((row) => ({ name: row.name, timestamp: new Date(row.timestamp) }));
     },
 
@@ -66,7 +68,8 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
       );
       for (const row of rows) {
         const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
-        if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) result.set(Number(row.run), word);
+        if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0)
+          result.set(Number(row.run), word);
       }
       return result;
     },

@@ -85,7 +85,12 @@ export interface DocumentStore {
   /** Reads documents by id in one request (`_all_docs?keys=...&include_docs=true`); missing ids are absent. */
   getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>>;
   /** One page of `_all_docs` between two ids, inclusive, in id order. */
-  allDocs(query: { startkey?: string; endkey?: string; limit?: number; skip?: number }): Promise<StoredDocument[]>;
+  allDocs(query: {
+    startkey?: string;
+    endkey?: string;
+    limit?: number;
+    skip?: number;
+  }): Promise<StoredDocument[]>;
   /**
    * Writes documents in one `_bulk_docs` request. Each result row says ok (with the new revision)
    * or failed (e.g. `conflict` when `_rev` is stale), in the order given.

@@ -13,7 +13,10 @@ export function passwordVariable(role: DatabaseRole, section: DatabaseSection): 
  * How a backend gets a password when the server asks for one: the environment variable, else a
  * prompt on the terminal (input not echoed), else a clear error for scripts. Asked at most once.
  */
-export function passwordSource(role: DatabaseRole, section: DatabaseSection): (user: string) => Promise<string> {
+export function passwordSource(
+  role: DatabaseRole,
+  section: DatabaseSection,
+): (user: string) => Promise<string> {
   let answer: Promise<string> | undefined;
   return (user) => {
     answer ??= (async () => {

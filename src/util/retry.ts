@@ -23,11 +23,19 @@ const transientCodes = new Set([
 /** True for failures that may pass when tried again: lost connections, a server restarting, HTTP 5xx. */
 export function isTransient(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
-  const e = error as { code?: unknown; statusCode?: unknown; status?: unknown; cause?: unknown; message?: unknown };
+  const e = error as {
+    code?: unknown;
+    statusCode?: unknown;
+    status?: unknown;
+    cause?: unknown;
+    message?: unknown;
+  };
   if (typeof e.code === 'string' && transientCodes.has(e.code)) return true;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : 0;
+  const status =
+    typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : 0;
   if (status >= 500) return true;
-  if (typeof e.message === 'string' && /Connection terminated|socket hang up|fetch failed/i.test(e.message)) return true;
+  if (typeof e.message === 'string' && /Connection terminated|socket hang up|fetch failed/i.test(e.message))
+    return true;
   return e.cause !== undefined && e.cause !== error && isTransient(e.cause);
 }
 
@@ -39,7 +47,11 @@ export interface RetryOptions {
 }
 
 /** Runs `work`, retrying transient failures with exponential backoff; other errors pass at once. */
-export async function withRetry<T>(what: string, work: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  work: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   return pRetry(
     async () => {
       try {

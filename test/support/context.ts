@@ -21,7 +21,10 @@ export function backendContext(
       (async (user) => {
         throw new Error(`test asked for a password for ${user}`);
       }),
-    helpers: { ...backendHelpers, configError: (key, problem) => configError('test-config', `${role}.${key}`, problem) },
+    helpers: {
+      ...backendHelpers,
+      configError: (key, problem) => configError('test-config', `${role}.${key}`, problem),
+    },
   };
 }
 
