@@ -30,11 +30,13 @@ export const submissionFlags = {
   'skip-ratdb-check': Flags.boolean({
     char: 's',
     summary: 'Do not check for the RATDB tables modules need (useful when producing tables).',
+    default: false,
   }),
   'find-prereq': Flags.boolean({
     char: 'f',
     summary:
       'Link the newest pass of a prerequisite not created in this submission (same RAT version, or --prereq-ratv).',
+    default: false,
   }),
   'prereq-ratv': Flags.string({
     summary: 'With -f: find prerequisite passes of this RAT version.',
@@ -51,16 +53,25 @@ export const submissionFlags = {
   'ignore-calibration-locks': Flags.boolean({
     aliases: ['testing-nocal'],
     summary: 'Ignore calibration locks: neither honour nor set them.',
+    default: false,
   }),
   'dry-run': Flags.boolean({
     aliases: ['testing-nodb'],
     summary: 'Write nothing anywhere (no database, no outlist); print the plan.',
+    default: false,
   }),
 };
 
-/** Appended to every submission command's help: what its exit code means (DESIGN.md 3). */
+/** Appended to the reprocess commands' help: what the exit code means (DESIGN.md 3). */
 export const exitCodesHelp = `
 EXIT CODES
   0  everything asked for was done
   1  some runs or modules were skipped or failed (each listed with why), or the command was stopped
   2  usage or config error (bad input, unknown RATV/tag/module, unreachable database): nothing was written`;
+
+/** Appended to watch and block help: being held or stopped by a signal is how a watcher normally ends. */
+export const watchExitCodesHelp = `
+EXIT CODES
+  0  every run taken was given its passes (also when held by a lock or missing tables, or stopped by SIGINT/SIGTERM)
+  1  some runs were handled without a pass for some module (each listed with why), or the lease was lost
+  2  usage or config error (bad input, unknown RATV/tag/module, unreachable database, another watcher holds the lease)`;

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 
-import { exitCodesHelp, submissionArgs, submissionFlags } from '../cli/flags.js';
+import { submissionArgs, submissionFlags, watchExitCodesHelp } from '../cli/flags.js';
 import { WatchCommand, type WatchSummary } from '../cli/watch-command.js';
 import type { SubmissionFlags } from '../cli/submission-command.js';
 import { usageError } from '../errors.js';
@@ -12,7 +12,7 @@ export default class Block extends WatchCommand {
   static override description =
     'A block keeps its own state document (watch_<RATV>_<FILETYPE>_block_<START>_<END>) and shares the watch lease, so ' +
     'it never writes beside a watcher of the same RAT version and filetype.\n' +
-    exitCodesHelp;
+    watchExitCodesHelp;
   static override examples = ['<%= config.bin %> <%= command.id %> site.json 7.0.8 L2 300000 300100'];
   static override args = {
     ...submissionArgs,

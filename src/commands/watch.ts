@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 
-import { exitCodesHelp, submissionArgs, submissionFlags } from '../cli/flags.js';
+import { submissionArgs, submissionFlags, watchExitCodesHelp } from '../cli/flags.js';
 import { WatchCommand, type WatchSummary } from '../cli/watch-command.js';
 import type { SubmissionFlags } from '../cli/submission-command.js';
 import { parseRun } from '../engine/runlist.js';
@@ -13,7 +13,7 @@ export default class Watch extends WatchCommand {
     '(watch_<RATV>_<FILETYPE>) when restarted. Stops at a calibration run (PCA, ECA) until its lock is released, and at a ' +
     'run whose RATDB tables are missing until they arrive. Two watchers for one RAT version and filetype cannot both ' +
     'write: a lease document decides.\n' +
-    exitCodesHelp;
+    watchExitCodesHelp;
   static override examples = [
     '<%= config.bin %> <%= command.id %> site.json 7.0.8 L2 --start-run 300000',
     '<%= config.bin %> <%= command.id %> site.json 7.0.8 L2 -r 300000 --once --json',
