@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
 import type { DocumentStore, StoredDocument } from '../backends/types.js';
 import { OprocError } from '../errors.js';
+import { processAlive } from '../util/process.js';
 
 interface LeaseDocument extends StoredDocument {
   type: 'lease';
   holder: string;
+  /** Where the holder runs, so a restarted watcher can tell its killed predecessor is gone. */
+  host?: string;
+  pid?: number;
   acquired: string;
   heartbeat: string;
   expires: string;
@@ -33,7 +38,12 @@ export class Lease {
   async acquire(): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.read();
-      if (current && current.holder !== this.holder && new Date(current.expires) > this.now()) {
+      if (
+        current &&
+        current.holder !== this.holder &&
+        new Date(current.expires) > this.now() &&
+        !deadHolder(current)
+      ) {
         throw new OprocError(
           `another watcher holds ${this.id}: ${current.holder}, last heartbeat ${current.heartbeat}, expires ${current.expires}`,
           2,
@@ -69,6 +79,8 @@ export class Lease {
       ...(rev ? { _rev: rev } : {}),
       type: 'lease',
       holder: this.holder,
+      host: hostname(),
+      pid: process.pid,
       acquired: acquired && this.rev ? acquired : now.toISOString(),
       heartbeat: now.toISOString(),
       expires: new Date(now.getTime() + this.ttlMs).toISOString(),
@@ -83,4 +95,14 @@ export class Lease {
     if (result?.error === 'conflict') return false;
     throw new Error(`writing ${this.id} failed: ${result?.error}`);
   }
+}
+
+/** A holder on this host whose process is gone (a watcher killed outright): its lease is free. */
+function deadHolder(lease: LeaseDocument): boolean {
+  return (
+    lease.host === hostname() &&
+    typeof lease.pid === 'number' &&
+    lease.pid !== process.pid &&
+    !processAlive(lease.pid)
+  );
 }

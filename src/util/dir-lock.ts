@@ -2,21 +2,13 @@ import { openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 import { OprocError } from '../errors.js';
+import { processAlive } from './process.js';
 
 interface Holder {
   pid: number;
   host: string;
   since: string;
   command: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -49,7 +41,7 @@ export function lockDirectory(dataDir: string, what: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readHolder(lockFile);
-      if (holder && holder.host === me.host && holder.pid !== me.pid && !alive(holder.pid)) {
+      if (holder && holder.host === me.host && holder.pid !== me.pid && !processAlive(holder.pid)) {
         rmSync(lockFile, { force: true });
         continue;
       }

@@ -220,30 +220,56 @@ for (const kind of backendKinds) {
       expect(await passCount(300005)).to.equal(0);
     });
 
-    it('a second watcher for the same RAT version and filetype is refused while the first holds the lease', async function () {
-      if (kind === 'embedded') this.skip(); // An embedded database takes one process at a time anyway.
-      await s.addRuns(physicsRuns(300000, 300001));
-      const first = spawn(
-        process.execPath,
-        [path.join(root, 'bin/run.js'), 'watch', s.config, s.ratv, 'L2', '-r', '299999', '--interval', '1'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      first.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      const exited = new Promise<number | null>((resolve) => first.on('close', resolve));
-      try {
+    // Leases matter where two processes can open the database: the servers (an embedded one takes one process).
+    if (kind === 'servers') {
+      it('a watcher killed outright can be restarted at once: its lease is taken over', async () => {
+        await s.addRuns(physicsRuns(300000, 300002));
+        const first = spawn(
+          process.execPath,
+          [path.join(root, 'bin/run.js'), 'watch', s.config, s.ratv, 'L2', '-r', '299999', '--interval', '1'],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        first.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        const exited = new Promise((resolve) => first.on('close', resolve));
         for (let i = 0; i < 100 && !/cycle 1:/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
-        const second = await watchOnce();
-        expect(second.code).to.equal(2);
-        expect(second.stderr).to.match(/another watcher holds lease_watch_9\.9\.0_L2/);
-      } finally {
-        first.kill('SIGTERM');
-      }
-      expect(await exited, 'SIGTERM stops the watcher cleanly').to.equal(0);
-      const after = await watchOnce();
-      expect(after.code, `${after.stdout}${after.stderr}`).to.equal(0);
-    });
+        first.kill('SIGKILL');
+        await exited;
+        const lease = (await s.docs([ids.lease(s.ratv, 'L2')])).get(ids.lease(s.ratv, 'L2'))!;
+        expect(
+          new Date(String(lease.expires)).getTime(),
+          'the killed watcher left an unexpired lease',
+        ).to.be.greaterThan(Date.now());
+        await s.addRuns([{ run: 300003 }]);
+        const restarted = await watchOnce();
+        expect(restarted.code, `${restarted.stdout}${restarted.stderr}`).to.equal(0);
+        expect(await passCount(300002)).to.equal(1);
+      });
+
+      it('a second watcher for the same RAT version and filetype is refused while the first holds the lease', async () => {
+        await s.addRuns(physicsRuns(300000, 300001));
+        const first = spawn(
+          process.execPath,
+          [path.join(root, 'bin/run.js'), 'watch', s.config, s.ratv, 'L2', '-r', '299999', '--interval', '1'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let out = '';
+        first.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        const exited = new Promise<number | null>((resolve) => first.on('close', resolve));
+        try {
+          for (let i = 0; i < 100 && !/cycle 1:/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+          const second = await watchOnce();
+          expect(second.code).to.equal(2);
+          expect(second.stderr).to.match(/another watcher holds lease_watch_9\.9\.0_L2/);
+        } finally {
+          first.kill('SIGTERM');
+        }
+        expect(await exited, 'SIGTERM stops the watcher cleanly').to.equal(0);
+        const after = await watchOnce();
+        expect(after.code, `${after.stdout}${after.stderr}`).to.equal(0);
+      });
+    }
   });
 }
