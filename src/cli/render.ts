@@ -1,4 +1,4 @@
-import { Listr, PRESET_TIMESTAMP } from 'listr2';
+import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
 
 import type { Reporter, RunOutcome } from '../engine/batch.js';
 import type { Skip } from '../engine/plan.js';
@@ -15,8 +15,9 @@ export function describeOutcome(outcome: RunOutcome): string {
 }
 
 /**
- * Runs engine work as a listr2 task: on a terminal a live task with the latest runs under it; when
- * not on a terminal (CI, screen logs, pipes) plain timestamped lines; nothing with --json.
+ * Runs engine work with listr2 progress. On a terminal: one task per batch being written, then one
+ * task per run with its modules (✔ passes created, ↓ no pass and why). Not on a terminal (CI,
+ * screen logs, pipes): plain timestamped lines, one per run. Nothing with --json.
  */
 export async function withProgress<T>(
   title: string,
@@ -24,6 +25,8 @@ export async function withProgress<T>(
   work: (reporter: Reporter) => Promise<T>,
   finalTitle: (result: T) => string,
 ): Promise<T> {
+  if (options.json) return work({ run: () => {}, note: () => {}, warn: () => {} });
+  if (process.stdout.isTTY) return withTerminalTasks(title, work, finalTitle);
   let result: T | undefined;
   const list = new Listr(
     [
@@ -44,21 +47,77 @@ export async function withProgress<T>(
           result = await work(reporter);
           task.title = finalTitle(result);
         },
-        rendererOptions: { outputBar: 20, persistentOutput: true },
       },
     ],
     {
-      renderer: 'default',
-      fallbackRenderer: 'simple',
-      fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
-      silentRendererCondition: options.json,
+      renderer: 'simple',
+      rendererOptions: { timestamp: PRESET_TIMESTAMP },
       registerSignalListeners: false,
       exitOnError: true,
-      rendererOptions: { collapseErrors: false },
     },
   );
   await list.run();
   return result as T;
+}
+
+/** A run's task: done when it got passes, skipped (with why) when it got none. */
+function runTask(outcome: RunOutcome): ListrTask {
+  return {
+    title: describeOutcome(outcome),
+    task: (_ctx, task) => {
+      if (outcome.created.length === 0) task.skip(describeOutcome(outcome));
+    },
+  };
+}
+
+async function withTerminalTasks<T>(
+  title: string,
+  work: (reporter: Reporter) => Promise<T>,
+  finalTitle: (result: T) => string,
+): Promise<T> {
+  const shown = new Set<RunNumber>();
+  // One list on the terminal at a time: each waits for the one before it.
+  let queue: Promise<unknown> = Promise.resolve();
+  const list = (tasks: ListrTask[]) => {
+    const next = queue.then(() =>
+      new Listr(tasks, {
+        renderer: 'default',
+        registerSignalListeners: false,
+        exitOnError: true,
+        rendererOptions: { collapseSubtasks: false, collapseSkips: true, suffixSkips: false },
+      }).run(),
+    );
+    queue = next.catch(() => {});
+    return next.then(() => {});
+  };
+  const reporter: Reporter = {
+    batch: (runs, outcomes) => {
+      runs.forEach((run) => shown.add(run));
+      const span = runs.length === 1 ? `run ${runs[0]}` : `runs ${runs[0]}–${runs[runs.length - 1]}`;
+      return list([
+        {
+          title: `${span}: writing passes`,
+          task: async (_ctx, task) => {
+            const done = await outcomes;
+            const passes = done.reduce((n, o) => n + o.created.length, 0);
+            task.title = `${span}: ${passes} pass(es)`;
+            return task.newListr(done.map(runTask), { rendererOptions: { collapseSubtasks: false } });
+          },
+        },
+      ]);
+    },
+    // Runs outside a batch (unknown or incomplete ones in a runlist) get a task of their own.
+    run: (outcome) => {
+      if (!shown.has(outcome.run)) void list([runTask(outcome)]);
+    },
+    note: (message) => process.stdout.write(`  ${message}\n`),
+    warn: (message) => process.stderr.write(`  warning: ${message}\n`),
+  };
+  process.stdout.write(`${title}\n`);
+  const result = await work(reporter);
+  await queue;
+  process.stdout.write(`✔ ${finalTitle(result)}\n`);
+  return result;
 }
 
 /** Groups skips by run for the summary: `run 300008: Processing: RATDB table(s) missing: PMT_DQXX`. */

@@ -18,6 +18,8 @@ export interface RunOutcome {
 
 /** Progress as the engine makes it; the command renders it (listr2 on a terminal, lines otherwise). */
 export interface Reporter {
+  /** A batch of runs is being written; `outcomes` settles when it is (a terminal shows a task per run). */
+  batch?(runs: readonly RunNumber[], outcomes: Promise<RunOutcome[]>): Promise<void>;
   run(outcome: RunOutcome): void;
   note(message: string): void;
   warn(message: string): void;
@@ -75,11 +77,28 @@ export async function tagTime(ratdb: Ratdb, tag: string | null): Promise<Date | 
   );
 }
 
-/**
- * Writes the planned passes of a batch: modules without prerequisites in this submission first,
- * then those that link to them, so a linked pass number is always one that was written.
- */
+/** Writes the planned passes of a batch and reports each run's outcome. */
 export async function writePlans(
+  context: EngineContext,
+  plans: readonly RunPlan[],
+  known: Map<string, StoredDocument>,
+  options: { dryRun: boolean; outlist?: string },
+): Promise<RunOutcome[]> {
+  const work = writeBatch(context, plans, known, options);
+  await context.reporter.batch?.(
+    plans.map((p) => p.run),
+    work,
+  );
+  const outcomes = await work;
+  for (const outcome of outcomes) context.reporter.run(outcome);
+  return outcomes;
+}
+
+/**
+ * Modules without prerequisites in this submission first, then those that link to them, so a
+ * linked pass number is always one that was written.
+ */
+async function writeBatch(
   context: EngineContext,
   plans: readonly RunPlan[],
   known: Map<string, StoredDocument>,
@@ -117,7 +136,6 @@ export async function writePlans(
       result.flatMap((o) => o.created.map((c) => ({ module: c.module, run: o.run, pass: c.pass }))),
     );
   }
-  for (const outcome of result) context.reporter.run(outcome);
   return result;
 }
 
