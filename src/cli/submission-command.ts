@@ -79,6 +79,8 @@ export function engineContext(
     user: whoAmI(),
     reporter,
     signal,
+    // Tests of interruption use small batches for many write phases; users keep the engine's default.
+    ...(Number(process.env.OPROC_BATCH_SIZE) > 0 ? { batchSize: Number(process.env.OPROC_BATCH_SIZE) } : {}),
   };
 }
 

@@ -1,0 +1,222 @@
+/**
+ * Helpers of the reliability suites: a scenario on servers of the suite's own (so an outage test
+ * can stop them without touching the shared ones), CLI processes that can be killed at any instant,
+ * and the full check of every job document against the submissions that should have written it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { openDatabases, type Databases } from '../../src/backends/registry.js';
+import type { StoredDocument } from '../../src/backends/types.js';
+import { loadConfig } from '../../src/config/load.js';
+import { dataflowDesign, processingDesign } from '../../src/engine/design.js';
+import { ids, type JobDocument } from '../../src/engine/types.js';
+import { tempDir } from '../support/context.js';
+import { startCouch, type RunningCouch } from '../support/couch-server.js';
+import { createDatabase, startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import {
+  dataflowDocsFor,
+  ratdbTablesFor,
+  registry,
+  testProcessingInformation,
+  testRatv,
+  type RunSpec,
+  type Scenario,
+} from '../support/scenario.js';
+import type { RunningServer } from '../support/servers.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A CouchDB-protocol server and a PostgreSQL server of one suite, stopped by PID at its end. */
+export interface OwnServers {
+  couch: RunningCouch;
+  postgres: PostgresServer;
+  stop(): Promise<void>;
+}
+
+export async function ownServers(): Promise<OwnServers> {
+  const [couch, postgres] = await Promise.allSettled([startCouch(), startPostgres()]);
+  const started = [couch, postgres].flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stop = async () => {
+    await Promise.allSettled(started.map((s) => s.stop()));
+  };
+  if (couch.status === 'rejected' || postgres.status === 'rejected') {
+    await stop();
+    throw couch.status === 'rejected' ? couch.reason : (postgres as PromiseRejectedResult).reason;
+  }
+  return { couch: couch.value, postgres: postgres.value, stop };
+}
+
+/** Like `scenario('servers')`, on the given servers, with watch settings of the suite's choosing. */
+export async function serverScenario(
+  couch: RunningServer,
+  postgres: RunningServer,
+  extra: Record<string, unknown> = {},
+): Promise<Scenario> {
+  const temp = await tempDir('oproc-reliability-');
+  const name = `oproc-${randomBytes(5).toString('hex')}`;
+  const sections = {
+    processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
+    dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
+    ratdb: { backend: 'postgres', url: await createDatabase(postgres) },
+  };
+  await writeFile(path.join(temp.dir, 'info.json'), JSON.stringify(testProcessingInformation, null, 2));
+  const config = path.join(temp.dir, 'site.json');
+  const settings = {
+    ...sections,
+    processing_information: 'info.json',
+    watch: { interval_seconds: 1 },
+    ...extra,
+  };
+  await writeFile(config, JSON.stringify(settings, null, 2));
+  const backends = await registry();
+  const withDatabases = async <T>(work: (db: Databases) => Promise<T>): Promise<T> => {
+    const db = await openDatabases(backends, await loadConfig(config));
+    try {
+      return await work(db);
+    } finally {
+      await db.close();
+    }
+  };
+  await withDatabases(async (db) => {
+    await db.processing.create();
+    await db.processing.ensureDesign(processingDesign);
+    await db.dataflow.create();
+    await db.dataflow.ensureDesign(dataflowDesign);
+    await db.ratdb.create();
+  });
+  const docs = (wanted: string[]) => withDatabases((db) => db.processing.getMany(wanted));
+  const jobs = async (runs: number[], modules: string[]) =>
+    (await docs(runs.flatMap((r) => modules.map((m) => ids.job(r, m))))) as Map<string, JobDocument>;
+  return {
+    kind: 'servers',
+    dir: temp.dir,
+    config,
+    ratv: testRatv,
+    addRuns: (specs: RunSpec[]) =>
+      withDatabases(async (db) => {
+        await db.ratdb.load(specs.flatMap(ratdbTablesFor));
+        const results = await db.dataflow.bulkWrite(specs.flatMap(dataflowDocsFor));
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length) throw new Error(`seeding data-flow failed: ${JSON.stringify(failed[0])}`);
+      }),
+    withDatabases,
+    jobs,
+    job: async (run, module) => (await jobs([run], [module])).get(ids.job(run, module)),
+    docs,
+    cleanup: () => temp.remove(),
+  };
+}
+
+/** Every document whose id starts with `prefix`, paged by key. */
+export async function docsWithPrefix(db: Databases, prefix: string): Promise<StoredDocument[]> {
+  const all: StoredDocument[] = [];
+  const endkey = `${prefix}\uffff`;
+  let page = await db.processing.allDocs({ startkey: prefix, endkey, limit: 2000 });
+  for (;;) {
+    all.push(...page);
+    if (page.length < 2000) return all;
+    page = await db.processing.allDocs({ startkey: page.at(-1)!._id, endkey, limit: 2000, skip: 1 });
+  }
+}
+
+/** A CLI process of the suite: output kept, stopped by PID when the suite ends however it ends. */
+export interface CliProcess {
+  child: ChildProcess;
+  started: number;
+  stdout(): string;
+  stderr(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const live = new Set<ChildProcess>();
+
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'run.js'), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, started: Date.now(), stdout: () => out, stderr: () => err, exit };
+}
+
+/** SIGKILLs (by PID) every CLI process a test left running: for `afterEach`. */
+export async function killLeftovers(): Promise<void> {
+  const left = [...live];
+  for (const child of left) if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  await Promise.all(
+    left.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(0) : c.once('close', resolve)))),
+  );
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the full check of the job documents found. */
+export interface DocumentCheck {
+  jobs: number;
+  passes: number;
+  /** (submission, run, module) with more than one pass. */
+  duplicates: string[];
+  /** Intended (submission, run, module) without a pass. */
+  losses: string[];
+  /** Pass numbers repeated in one job document, or prerequisites naming another pass. */
+  broken: string[];
+}
+
+/**
+ * Checks every job document: each intended (run, module) of each submission has exactly one pass of
+ * it, pass numbers never repeat within a document, and an Analysis pass links the Processing pass
+ * of its own submission.
+ */
+export function checkJobs(
+  jobs: readonly StoredDocument[],
+  intended: ReadonlyMap<string, { runs: readonly number[]; modules: readonly string[] }>,
+): DocumentCheck {
+  const check: DocumentCheck = { jobs: jobs.length, passes: 0, duplicates: [], losses: [], broken: [] };
+  const seen = new Map<string, number>();
+  const byId = new Map(jobs.map((d) => [d._id, d as JobDocument]));
+  for (const doc of byId.values()) {
+    if (!Array.isArray(doc.passes)) {
+      check.broken.push(`${doc._id}: passes is not an array`);
+      continue;
+    }
+    check.passes += doc.passes.length;
+    const numbers = doc.passes.map((p) => p.pass);
+    if (new Set(numbers).size !== numbers.length)
+      check.broken.push(`${doc._id}: pass numbers ${numbers.join(',')}`);
+    for (const pass of doc.passes) {
+      const key = `${pass.submission} ${doc.run} ${doc.module}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      for (const prerequisite of pass.prerequisites) {
+        const linked = byId.get(ids.job(doc.run, prerequisite.module));
+        const target = linked?.passes.find((p) => p.submission === pass.submission);
+        if (target?.pass !== prerequisite.pass) {
+          check.broken.push(
+            `${doc._id} pass ${pass.pass} links ${prerequisite.module} pass ${prerequisite.pass}, not ${target?.pass}`,
+          );
+        }
+      }
+    }
+  }
+  for (const [key, count] of seen) if (count > 1) check.duplicates.push(`${key} ×${count}`);
+  for (const [submission, { runs, modules }] of intended) {
+    for (const run of runs)
+      for (const module of modules)
+        if (!seen.has(`${submission} ${run} ${module}`)) check.losses.push(`${submission} ${run} ${module}`);
+  }
+  return check;
+}
