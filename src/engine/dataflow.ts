@@ -118,7 +118,7 @@ function finish(data: RunData): RunData {
 }
 
 /** Groups sorted runs into ranges, so scattered runlists do not scan the gaps between them. */
-function clusters(sorted: readonly RunNumber[], gap = 64): [RunNumber, RunNumber][] {
+export function clusters(sorted: readonly RunNumber[], gap = 64): [RunNumber, RunNumber][] {
   const result: [RunNumber, RunNumber][] = [];
   for (const run of sorted) {
     const last = result[result.length - 1];

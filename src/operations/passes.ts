@@ -5,6 +5,7 @@
  */
 import type { DocumentStore, StoredDocument, ViewRow } from '../backends/types.js';
 import { usageError } from '../errors.js';
+import { clusters } from '../engine/dataflow.js';
 import { processingDesign } from '../engine/design.js';
 import { jobProblem } from '../engine/jobs.js';
 import type { OutlistEntry } from '../engine/outlist.js';
@@ -205,23 +206,15 @@ async function readRuns(
   }
   const wanted = new Set(runs);
   const docs: StoredDocument[] = [];
-  for (const [first, last] of clusters([...wanted].sort((a, b) => a - b))) {
+  for (const [first, last] of clusters(
+    [...wanted].sort((a, b) => a - b),
+    clusterGap,
+  )) {
     for (const doc of await readRange(store, first, last, limits.pageSize)) {
       if (wanted.has(doc.run as RunNumber)) docs.push(doc);
     }
   }
   return docs;
-}
-
-/** Groups sorted runs into ranges whose gaps are at most `clusterGap` runs. */
-function clusters(sorted: readonly RunNumber[]): [RunNumber, RunNumber][] {
-  const result: [RunNumber, RunNumber][] = [];
-  for (const run of sorted) {
-    const last = result[result.length - 1];
-    if (last && run - last[1] <= clusterGap) last[1] = run;
-    else result.push([run, run]);
-  }
-  return result;
 }
 
 /**

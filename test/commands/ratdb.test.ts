@@ -1,44 +1,21 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
 import { openPgliteRatdb } from '../../plugins/pglite/src/pglite-ratdb.js';
 import { openPostgresRatdb } from '../../plugins/postgres/src/postgres-ratdb.js';
 import type { Ratdb } from '../../src/backends/types.js';
+import { runCli, oneLine, type CliResult } from '../support/cli.js';
 import { backendContext, tempDir } from '../support/context.js';
 import { createDatabase, createRole, freePort } from '../support/postgres-server.js';
 import { postgresServer } from '../support/servers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  /** stderr as one line: oclif prefixes error lines with › and wraps them to the terminal width. */
-  stderr: string;
-}
-
-/** Runs the built CLI (`npm run build` first) in its own process, with no terminal, as scripts do. */
-function oproc(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'run.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, OPROC_RATDB_PASSWORD: undefined, ...env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({ code, stdout, stderr: stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ') }),
-    );
-  });
+/** Runs the built CLI with no terminal, as scripts do; stderr as one line. */
+async function oproc(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const result = await runCli(args, { env: { OPROC_RATDB_PASSWORD: undefined, ...env } });
+  return { ...result, stderr: oneLine(result.stderr) };
 }
 
 /** RAT's own style: comments, unquoted keys, trailing commas, several tables one after another. */

@@ -42,3 +42,8 @@ export function json<T = Record<string, unknown>>(result: CliResult): T {
     throw new Error(`not JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
   }
 }
+
+/** stderr as one line: oclif prefixes error lines with › and wraps them to the terminal width. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
+}

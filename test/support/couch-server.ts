@@ -6,11 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { freePort } from './ports.js';
 import type { RunningServer } from './servers.js';
+
+export { freePort };
 
 const host = '127.0.0.1';
 
@@ -23,20 +25,6 @@ export interface RunningCouch extends RunningServer {
   start(): Promise<void>;
   /** `stopOnly()` then `start()`. */
   restart(): Promise<void>;
-}
-
-/** A port nothing listens on right now: bind port 0 on loopback, read it, let it go. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 function serverScript(): string {

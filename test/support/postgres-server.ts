@@ -6,14 +6,17 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
 
+import { processAlive as alive } from '../../src/util/process.js';
+import { freePort } from './ports.js';
 import type { RunningServer } from './servers.js';
+
+export { freePort };
 
 export interface PostgresServer extends RunningServer {
   port: number;
@@ -52,27 +55,6 @@ function run(tool: string, args: string[]): Promise<string> {
       else resolve(stdout);
     });
   });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
