@@ -38,7 +38,7 @@ function spec(points: readonly ChartPoint[]): Spec {
       { orient: 'bottom', scale: 'x', title: 'runs', format: '~s', grid: true },
       { orient: 'left', scale: 'y', title: 'wall time (s)', grid: true },
     ],
-    legends: [{ fill: 'color', orient: 'top-left', symbolType: 'circle' }],
+    legends: [{ fill: 'color', orient: 'top-left', symbolType: 'circle', labelLimit: 400 }],
     marks: [
       {
         type: 'group',
