@@ -56,15 +56,20 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
       const result = new Map<number, number>();
       if (runs.length === 0) return result;
       const { rows } = await client.query<{ run: number; runtype: unknown }>(
-        `SELECT DISTINCT ON (r.run) r.run, d.data -> 'runtype' AS runtype
+        // Candidates are the RUN rows overlapping the batch, taken once; joining every run to the whole
+        // table instead makes the query grow with the square of the runs.
+        `WITH candidate AS MATERIALIZED (
+           SELECT h.key, h.run_begin, h.run_end, h.version, h.pass, h.timestamp
+             FROM ratdb_header_v2 h
+            WHERE h.type = 'RUN' AND coalesce(h."index", '') = ''
+              AND h.run_begin <= $4::int AND h.run_end >= $3::int
+              AND ($2::timestamptz IS NULL OR h.timestamp <= $2::timestamptz))
+         SELECT DISTINCT ON (r.run) r.run, d.data -> 'runtype' AS runtype
            FROM unnest($1::int[]) AS r(run)
-           JOIN ratdb_header_v2 h
-             ON h.type = 'RUN' AND coalesce(h."index", '') = ''
-            AND h.run_begin <= r.run AND r.run <= h.run_end
-           JOIN ratdb_data d ON d.key = h.key
-          WHERE $2::timestamptz IS NULL OR h.timestamp <= $2::timestamptz
-          ORDER BY r.run, h.version DESC NULLS LAST, h.pass DESC NULLS LAST, h.timestamp DESC NULLS LAST`,
-        [runs, asOf ?? null],
+           JOIN candidate c ON c.run_begin <= r.run AND r.run <= c.run_end
+           JOIN ratdb_data d ON d.key = c.key
+          ORDER BY r.run, c.version DESC NULLS LAST, c.pass DESC NULLS LAST, c.timestamp DESC NULLS LAST`,
+        [runs, asOf ?? null, Math.min(...runs), Math.max(...runs)],
       );
       for (const row of rows) {
         const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
@@ -78,15 +83,25 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
       const result = new Map<number, Set<string>>(runs.map((run) => [run, new Set<string>()]));
       if (runs.length === 0 || tables.length === 0) return result;
       const { rows } = await client.query<{ run: number; type: string; idx: string | null }>(
-        `SELECT DISTINCT r.run, t.type, t.idx
+        `WITH candidate AS MATERIALIZED (
+           SELECT h.type, coalesce(h."index", '') AS idx, h.run_begin, h.run_end
+             FROM ratdb_header_v2 h
+            WHERE h.type = ANY($2::text[])
+              AND h.run_begin <= $6::int AND h.run_end >= $5::int
+              AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz))
+         SELECT DISTINCT r.run, t.type, t.idx
            FROM unnest($1::int[]) AS r(run)
-          CROSS JOIN unnest($2::text[], $3::text[]) AS t(type, idx)
-          WHERE EXISTS (
-            SELECT 1 FROM ratdb_header_v2 h
-             WHERE h.type = t.type AND (t.idx IS NULL OR coalesce(h."index", '') = t.idx)
-               AND h.run_begin <= r.run AND r.run <= h.run_end
-               AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz))`,
-        [runs, tables.map((t) => t.type), tables.map((t) => t.index ?? null), asOf ?? null],
+           JOIN candidate c ON c.run_begin <= r.run AND r.run <= c.run_end
+           JOIN unnest($2::text[], $3::text[]) AS t(type, idx)
+             ON c.type = t.type AND (t.idx IS NULL OR c.idx = t.idx)`,
+        [
+          runs,
+          tables.map((t) => t.type),
+          tables.map((t) => t.index ?? null),
+          asOf ?? null,
+          Math.min(...runs),
+          Math.max(...runs),
+        ],
       );
       for (const row of rows) {
         result.get(Number(row.run))?.add(tableKey({ type: row.type, index: row.idx ?? undefined }));
