@@ -116,9 +116,13 @@ function identity(section: DatabaseSection, baseDir: string): string {
 /** Opening failed: a clear message naming the database, never a password. */
 function openError(role: DatabaseRole, section: DatabaseSection, error: unknown): OprocError {
   if (error instanceof OprocError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = redact(error instanceof Error ? error.message : String(error));
+  // A backend that already names its server says it better than the core can: keep its words.
+  if (section.url && reason.includes(maskUrl(section.url).replace(/\/$/, ''))) {
+    return usageError(`the ${role} database: ${reason}`);
+  }
   const unreachable = isTransient(error) ? 'is unreachable' : 'could not be opened';
-  return usageError(redact(`the ${role} database ${describeSection(section)} ${unreachable}: ${reason}`));
+  return usageError(`the ${role} database ${describeSection(section)} ${unreachable}: ${reason}`);
 }
 
 export interface Databases {
