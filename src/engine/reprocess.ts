@@ -60,6 +60,8 @@ export interface SubmissionDocument extends StoredDocument {
   request: Omit<ReprocessRequest, 'args' | 'outlist'> & { outlist?: string };
   started: string;
   finished: string | null;
+  /** Set (with `finished`) on a watcher's journal whose batch was never written: why. */
+  abandoned?: string;
   created_by: string;
 }
 

@@ -255,7 +255,22 @@ class Cycle {
     };
     this.state.in_flight = submission;
     this.state.updated = now;
-    await this.save([journal, this.state]);
+    try {
+      // One write: the state's revision fences out a watcher that lost its lease before it writes a pass.
+      await this.save([journal, this.state]);
+    } catch (error) {
+      // _bulk_docs is not atomic: the journal may be in although the state was refused. Mark it, so it
+      // claims no runs (best effort; the error says what happened).
+      if (journal._rev) {
+        const abandoned = {
+          ...journal,
+          finished: now,
+          abandoned: 'the state document changed first (another watcher)',
+        };
+        await this.context.processing.bulkWrite([abandoned]).catch(() => {});
+      }
+      throw error;
+    }
     return journal;
   }
 
