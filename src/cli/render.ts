@@ -25,7 +25,13 @@ export async function withProgress<T>(
   work: (reporter: Reporter) => Promise<T>,
   finalTitle: (result: T) => string,
 ): Promise<T> {
-  if (options.json) return work({ run: () => {}, note: () => {}, warn: () => {} });
+  // With --json, stdout is the result alone; a warning (a skipped document) still reaches the user on stderr.
+  if (options.json)
+    return work({
+      run: () => {},
+      note: () => {},
+      warn: (message) => process.stderr.write(`warning: ${message}\n`),
+    });
   if (process.stdout.isTTY) return withTerminalTasks(title, work, finalTitle);
   let result: T | undefined;
   const list = new Listr(
