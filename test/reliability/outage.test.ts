@@ -57,7 +57,7 @@ describe('reliability: a database server stopped and restarted mid-command (own 
   for (const [name, server] of Object.entries(outage)) {
     it(`a reprocess through a ${name} outage finishes, every pass once`, async () => {
       const first = 800000;
-      const count = 400;
+      const count = 250;
       await s.addRuns([
         ...physicsRuns(first, first + count - 1, { subruns: 1, filetypes: ['L2'] }),
         { run: first + count },
@@ -99,7 +99,7 @@ describe('reliability: a database server stopped and restarted mid-command (own 
 
     it(`a watcher keeps running through a ${name} outage and catches up when it returns`, async () => {
       const first = 810000;
-      const count = 200;
+      const count = 100;
       await s.addRuns(physicsRuns(first, first + count - 1, { subruns: 1, filetypes: ['L2'] }));
       const watcher = startCli(
         ['watch', s.config, s.ratv, 'L2', '-r', String(first - 1), '--interval', '1'],

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 
+import type { Databases } from '../../src/backends/registry.js';
 import type { StoredDocument } from '../../src/backends/types.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
@@ -16,18 +17,31 @@ const modules = ['Processing', 'Analysis'];
 describe(`reliability: SIGKILL at ${killCount} points of a ${runCount}-run reprocess, then resume (pouchdb-server + PostgreSQL)`, function () {
   this.timeout(full ? 3_600_000 : 600_000);
   let s: Scenario;
+  // One connection for the whole test: opening one per check would cost more than the checks.
+  let db: Databases;
+  let close: () => void;
 
   before(async function () {
     this.timeout(120_000);
     s = await scenario('servers');
     // One subrun each keeps documents small; a later run makes the last one complete.
     await s.addRuns([...physicsRuns(first, last, { subruns: 1, filetypes: ['L2'] }), { run: last + 1 }]);
+    const opened = new Promise<Databases>((resolve) => {
+      void s.withDatabases((d) => {
+        resolve(d);
+        return new Promise<void>((done) => (close = done));
+      });
+    });
+    db = await opened;
   });
   afterEach(killLeftovers);
-  after(() => s.cleanup());
+  after(async () => {
+    close?.();
+    await s?.cleanup();
+  });
 
   const submissions = () =>
-    s.withDatabases(async (db) => new Map((await docsWithPrefix(db, 'submission_')).map((d) => [d._id, d])));
+    docsWithPrefix(db, 'submission_').then((docs) => new Map(docs.map((d) => [d._id, d])));
   const env = { OPROC_BATCH_SIZE: String(batchSize) };
   const args = () => ['reprocess', 'range', s.config, s.ratv, 'L2', String(first), String(last)];
 
@@ -82,8 +96,8 @@ describe(`reliability: SIGKILL at ${killCount} points of a ${runCount}-run repro
       if (fresh.length === 0) {
         // Killed before its journal: it must have written nothing, and is simply run again.
         phases['before the journal']++;
-        const passes = await s.withDatabases(async (db) =>
-          (await docsWithPrefix(db, 'job_')).reduce((n, d) => n + (d as JobDocument).passes.length, 0),
+        const passes = await docsWithPrefix(db, 'job_').then((jobs) =>
+          jobs.reduce((n, d) => n + (d as JobDocument).passes.length, 0),
         );
         expect(passes, 'a command killed before its journal wrote no pass').to.equal(
           intended.size * runCount * 2,
@@ -109,7 +123,7 @@ describe(`reliability: SIGKILL at ${killCount} points of a ${runCount}-run repro
       expect([...(journal.done as number[])].sort((a, b) => a - b)).to.deep.equal(everyRun);
     }
 
-    const jobs = await s.withDatabases((db) => docsWithPrefix(db, 'job_'));
+    const jobs = await docsWithPrefix(db, 'job_');
     const check = checkJobs(jobs, intended);
     const unfinished = [...(await submissions()).values()].filter((d) => !d.finished).map((d) => d._id);
     console.log(
@@ -136,7 +150,7 @@ describe(`reliability: SIGKILL at ${killCount} points of a ${runCount}-run repro
     const done = (journal.done as number[]).length;
     if (done >= runCount) return 'after the last batch';
     const next = Array.from({ length: Math.min(batchSize, runCount - done) }, (_, i) => first + done + i);
-    const docs = await s.docs(next.flatMap((run) => modules.map((m) => ids.job(run, m))));
+    const docs = await db.processing.getMany(next.flatMap((run) => modules.map((m) => ids.job(run, m))));
     const written = [...docs.values()].filter((d) =>
       (d as JobDocument).passes.some((p) => p.submission === submission),
     ).length;
