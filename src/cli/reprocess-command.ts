@@ -1,6 +1,8 @@
+import { ExitCode, OprocError } from '../errors.js';
 import {
   exitCodeOf,
   reprocess,
+  StoppedSubmission,
   type ReprocessRequest,
   type RunSource,
   type SubmissionResult,
@@ -36,7 +38,13 @@ export abstract class ReprocessCommand extends SubmissionCommand {
       { json: this.jsonEnabled() },
       (reporter) => reprocess(engineContext(db, prepared, reporter, this.stopSignal), request),
       (r) => `${title}: ${r.created.length} pass(es) ${r.dry_run ? 'planned' : 'created'}`,
-    );
+    ).catch((error: unknown) => {
+      if (!(error instanceof StoppedSubmission)) throw error;
+      throw new OprocError(
+        `${error.message}. Resume with: ${this.config.bin} reprocess resume ${typed.config} ${error.submission}`,
+        ExitCode.Partial,
+      );
+    });
     summarize(this, result, typed.config, request.outlist);
     process.exitCode = exitCodeOf(result);
     return result;

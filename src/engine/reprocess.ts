@@ -1,5 +1,5 @@
 import type { StoredDocument } from '../backends/types.js';
-import { usageError } from '../errors.js';
+import { ExitCode, OprocError, usageError } from '../errors.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -101,8 +101,33 @@ export async function reprocess(
     finished: null,
     created_by: context.user,
   };
-  if (!request.dryRun) await writeJournal(context, journal);
-  return run(context, request, journal, asOf);
+  if (request.dryRun) return run(context, request, journal, asOf);
+  await writeJournal(context, journal);
+  return resumable(submission, run(context, request, journal, asOf));
+}
+
+/** A reprocess stopped by an error (a database away past the retries) after its journal was written. */
+export class StoppedSubmission extends OprocError {
+  constructor(
+    readonly submission: string,
+    cause: unknown,
+  ) {
+    super(
+      `${cause instanceof Error ? cause.message : String(cause)}; submission ${submission} stopped before the end`,
+      ExitCode.Partial,
+    );
+    this.name = 'StoppedSubmission';
+  }
+}
+
+/** Names the submission in an error that stops it, so the command can say how to resume it. */
+async function resumable<T>(submission: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof OprocError) throw error;
+    throw new StoppedSubmission(submission, error);
+  }
 }
 
 /** Finishes an interrupted reprocess: the same submission id, so passes already written are not written again. */
@@ -122,7 +147,7 @@ export async function resume(context: EngineContext, submission: string): Promis
     return emptyResult(request, id.replace(/^submission_/, ''));
   }
   const asOf = await tagTime(context.ratdb, request.ratdbTag);
-  return run(context, request, doc, asOf);
+  return resumable(id.replace(/^submission_/, ''), run(context, request, doc, asOf));
 }
 
 async function writeJournal(context: EngineContext, journal: SubmissionDocument): Promise<void> {
