@@ -54,6 +54,59 @@ describe('reliability: a database server stopped and restarted mid-command (own 
   const journals = () => s.withDatabases((db) => docsWithPrefix(db, 'submission_'));
   const everyRun = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
 
+  it('a reprocess whose CouchDB stays away past the retries stops with the resume command; resume finishes it', async () => {
+    const first = 820000;
+    const count = 250;
+    await s.addRuns([
+      ...physicsRuns(first, first + count - 1, { subruns: 1, filetypes: ['L2'] }),
+      { run: first + count },
+    ]);
+    const cli = startCli(
+      ['reprocess', 'range', s.config, s.ratv, 'L2', String(first), String(first + count - 1)],
+      {
+        OPROC_BATCH_SIZE: '10',
+      },
+    );
+    for (let i = 0; i < 300; i++) {
+      const journal = (await journals())[0];
+      if (Array.isArray(journal?.done) && journal.done.length >= 20) break;
+      await sleep(50);
+    }
+    await servers.couch.stopOnly();
+    const stoppedAt = Date.now();
+    let exit;
+    try {
+      exit = await cli.exit;
+    } finally {
+      await servers.couch.start();
+    }
+    const gaveUpAfter = Date.now() - stoppedAt;
+    expect(exit.code, `${cli.stdout()}${cli.stderr()}`).to.equal(1);
+    // oclif wraps a long message over lines that start with ›.
+    const message = cli.stderr().replace(/\s*\n\s*›\s*/g, ' ');
+    const resume = /Resume with: \S+ reprocess resume (\S+) (sub_\S+)/.exec(message);
+    expect(resume, message).to.not.equal(null);
+    expect(resume![1]).to.equal(s.config);
+    expect(message, 'the message names the database').to.match(
+      /CouchDB at http:\/\/127\.0\.0\.1:\d+ is unreachable/,
+    );
+    const submission = resume![2]!;
+
+    const resumed = startCli(['reprocess', 'resume', s.config, submission]);
+    expect((await resumed.exit).code, `${resumed.stdout()}${resumed.stderr()}`).to.equal(0);
+    const [journal] = await journals();
+    expect(journal!._id).to.equal(`submission_${submission}`);
+    expect(journal!.finished).to.be.a('string');
+    const jobs = await s.withDatabases((db) => docsWithPrefix(db, 'job_'));
+    const check = checkJobs(jobs, new Map([[submission, { runs: everyRun(first, count), modules }]]));
+    expect(check.duplicates).to.deep.equal([]);
+    expect(check.losses).to.deep.equal([]);
+    expect(check.broken).to.deep.equal([]);
+    outages.push(
+      `CouchDB gone for good mid-reprocess: stopped after ${(gaveUpAfter / 1000).toFixed(1)} s of retries with the resume command, resumed to ${check.passes} passes, 0 duplicates, 0 losses`,
+    );
+  });
+
   for (const [name, server] of Object.entries(outage)) {
     it(`a reprocess through a ${name} outage finishes, every pass once`, async () => {
       const first = 800000;
