@@ -4,28 +4,15 @@
  * and the full check of every job document against the submissions that should have written it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { openDatabases, type Databases } from '../../src/backends/registry.js';
+import type { Databases } from '../../src/backends/registry.js';
 import type { StoredDocument } from '../../src/backends/types.js';
-import { loadConfig } from '../../src/config/load.js';
-import { dataflowDesign, processingDesign } from '../../src/engine/design.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
-import { tempDir } from '../support/context.js';
 import { startCouch, type RunningCouch } from '../support/couch-server.js';
-import { createDatabase, startPostgres, type PostgresServer } from '../support/postgres-server.js';
-import {
-  dataflowDocsFor,
-  ratdbTablesFor,
-  registry,
-  testProcessingInformation,
-  testRatv,
-  type RunSpec,
-  type Scenario,
-} from '../support/scenario.js';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import { scenario, type Scenario } from '../support/scenario.js';
 import type { RunningServer } from '../support/servers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,64 +38,12 @@ export async function ownServers(): Promise<OwnServers> {
 }
 
 /** Like `scenario('servers')`, on the given servers, with watch settings of the suite's choosing. */
-export async function serverScenario(
+export function serverScenario(
   couch: RunningServer,
   postgres: RunningServer,
   extra: Record<string, unknown> = {},
 ): Promise<Scenario> {
-  const temp = await tempDir('oproc-reliability-');
-  const name = `oproc-${randomBytes(5).toString('hex')}`;
-  const sections = {
-    processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
-    dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
-    ratdb: { backend: 'postgres', url: await createDatabase(postgres) },
-  };
-  await writeFile(path.join(temp.dir, 'info.json'), JSON.stringify(testProcessingInformation, null, 2));
-  const config = path.join(temp.dir, 'site.json');
-  const settings = {
-    ...sections,
-    processing_information: 'info.json',
-    watch: { interval_seconds: 1 },
-    ...extra,
-  };
-  await writeFile(config, JSON.stringify(settings, null, 2));
-  const backends = await registry();
-  const withDatabases = async <T>(work: (db: Databases) => Promise<T>): Promise<T> => {
-    const db = await openDatabases(backends, await loadConfig(config));
-    try {
-      return await work(db);
-    } finally {
-      await db.close();
-    }
-  };
-  await withDatabases(async (db) => {
-    await db.processing.create();
-    await db.processing.ensureDesign(processingDesign);
-    await db.dataflow.create();
-    await db.dataflow.ensureDesign(dataflowDesign);
-    await db.ratdb.create();
-  });
-  const docs = (wanted: string[]) => withDatabases((db) => db.processing.getMany(wanted));
-  const jobs = async (runs: number[], modules: string[]) =>
-    (await docs(runs.flatMap((r) => modules.map((m) => ids.job(r, m))))) as Map<string, JobDocument>;
-  return {
-    kind: 'servers',
-    dir: temp.dir,
-    config,
-    ratv: testRatv,
-    addRuns: (specs: RunSpec[]) =>
-      withDatabases(async (db) => {
-        await db.ratdb.load(specs.flatMap(ratdbTablesFor));
-        const results = await db.dataflow.bulkWrite(specs.flatMap(dataflowDocsFor));
-        const failed = results.filter((r) => !r.ok);
-        if (failed.length) throw new Error(`seeding data-flow failed: ${JSON.stringify(failed[0])}`);
-      }),
-    withDatabases,
-    jobs,
-    job: async (run, module) => (await jobs([run], [module])).get(ids.job(run, module)),
-    docs,
-    cleanup: () => temp.remove(),
-  };
+  return scenario('servers', extra, { couch, postgres });
 }
 
 /** Every document whose id starts with `prefix`, paged by key. */

@@ -19,7 +19,7 @@ import { runTypeWord } from '../../src/engine/run-type.js';
 import { ids, type FileType, type JobDocument } from '../../src/engine/types.js';
 import { tempDir } from './context.js';
 import { createDatabase } from './postgres-server.js';
-import { couchServer, postgresServer } from './servers.js';
+import { couchServer, postgresServer, type RunningServer } from './servers.js';
 
 export type BackendKind = 'embedded' | 'servers';
 export const backendKinds: BackendKind[] = ['embedded', 'servers'];
@@ -140,8 +140,12 @@ export function dataflowDocsFor(spec: RunSpec): StoredDocument[] {
   return docs;
 }
 
-/** A fresh scenario: empty databases, created and with their views, and a config file. */
-export async function scenario(kind: BackendKind, extra: Record<string, unknown> = {}): Promise<Scenario> {
+/** A fresh scenario: empty databases, created and with their views, and a config file (on the shared servers unless given others). */
+export async function scenario(
+  kind: BackendKind,
+  extra: Record<string, unknown> = {},
+  servers?: { couch: RunningServer; postgres: RunningServer },
+): Promise<Scenario> {
   const temp = await tempDir('oproc-scenario-');
   let sections: Record<string, unknown>;
   if (kind === 'embedded') {
@@ -151,12 +155,15 @@ export async function scenario(kind: BackendKind, extra: Record<string, unknown>
       ratdb: { backend: 'pglite', path: 'db/ratdb' },
     };
   } else {
-    const couch = await couchServer();
+    const couch = servers?.couch ?? (await couchServer());
     const name = `oproc-${randomBytes(5).toString('hex')}`;
     sections = {
       processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
       dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
-      ratdb: { backend: 'postgres', url: await createDatabase(await postgresServer()) },
+      ratdb: {
+        backend: 'postgres',
+        url: await createDatabase(servers?.postgres ?? (await postgresServer())),
+      },
     };
   }
   await writeFile(path.join(temp.dir, 'info.json'), JSON.stringify(testProcessingInformation, null, 2));
