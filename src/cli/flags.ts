@@ -62,6 +62,16 @@ export const submissionFlags = {
   }),
 };
 
+/** `watch` and `block`: the flags of every submission command, and how they cycle. */
+export const cycleFlags = {
+  ...submissionFlags,
+  once: Flags.boolean({ summary: 'Run one cycle and stop.' }),
+  interval: Flags.integer({
+    summary: 'Seconds between cycles (default: config watch.interval_seconds, else 30).',
+    min: 1,
+  }),
+};
+
 /** Appended to the reprocess commands' help: what the exit code means (DESIGN.md 3). */
 export const exitCodesHelp = `
 EXIT CODES

@@ -1,6 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 
-import { submissionArgs, submissionFlags, watchExitCodesHelp } from '../cli/flags.js';
+import { cycleFlags, submissionArgs, watchExitCodesHelp } from '../cli/flags.js';
 import { WatchCommand, type WatchSummary } from '../cli/watch-command.js';
 import type { SubmissionFlags } from '../cli/submission-command.js';
 import { usageError } from '../errors.js';
@@ -19,14 +19,7 @@ export default class Block extends WatchCommand {
     start: Args.string({ description: 'First run of the block', required: true }),
     end: Args.string({ description: 'Last run of the block (inclusive)', required: true }),
   };
-  static override flags = {
-    ...submissionFlags,
-    once: Flags.boolean({ summary: 'Run one cycle and stop.' }),
-    interval: Flags.integer({
-      summary: 'Seconds between cycles (default: config watch.interval_seconds, else 30).',
-      min: 1,
-    }),
-  };
+  static override flags = cycleFlags;
 
   async run(): Promise<WatchSummary> {
     const { args, flags } = await this.parse(Block);

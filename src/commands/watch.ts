@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 
-import { submissionArgs, submissionFlags, watchExitCodesHelp } from '../cli/flags.js';
+import { cycleFlags, submissionArgs, watchExitCodesHelp } from '../cli/flags.js';
 import { WatchCommand, type WatchSummary } from '../cli/watch-command.js';
 import type { SubmissionFlags } from '../cli/submission-command.js';
 import { parseRun } from '../engine/runlist.js';
@@ -20,17 +20,12 @@ export default class Watch extends WatchCommand {
   ];
   static override args = submissionArgs;
   static override flags = {
-    ...submissionFlags,
+    ...cycleFlags,
     'start-run': Flags.string({
       char: 'r',
       summary: 'Consider only runs after this one.',
       required: true,
       helpValue: 'RUN',
-    }),
-    once: Flags.boolean({ summary: 'Run one cycle and stop.' }),
-    interval: Flags.integer({
-      summary: 'Seconds between cycles (default: config watch.interval_seconds, else 30).',
-      min: 1,
     }),
   };
 
