@@ -23,6 +23,7 @@ interface LeaseDocument extends StoredDocument {
 export class Lease {
   readonly holder: string;
   private rev: string | undefined;
+  private acquiredAt: string | undefined;
 
   constructor(
     private readonly store: DocumentStore,
@@ -50,7 +51,7 @@ export class Lease {
           ['stop that watcher first, or wait for its lease to expire'],
         );
       }
-      if (await this.write(current?._rev, current?.acquired)) return;
+      if (await this.write(current?._rev)) return;
     }
     throw new OprocError(`could not take ${this.id}: other watchers keep taking it`, 2);
   }
@@ -72,8 +73,10 @@ export class Lease {
     return (await this.store.getMany([this.id])).get(this.id) as LeaseDocument | undefined;
   }
 
-  private async write(rev: string | undefined, acquired?: string): Promise<boolean> {
+  private async write(rev: string | undefined): Promise<boolean> {
     const now = this.now();
+    // When this holder first took the lease; heartbeats keep it.
+    this.acquiredAt ??= now.toISOString();
     const doc: LeaseDocument = {
       _id: this.id,
       ...(rev ? { _rev: rev } : {}),
@@ -81,7 +84,7 @@ export class Lease {
       holder: this.holder,
       host: hostname(),
       pid: process.pid,
-      acquired: acquired && this.rev ? acquired : now.toISOString(),
+      acquired: this.acquiredAt,
       heartbeat: now.toISOString(),
       expires: new Date(now.getTime() + this.ttlMs).toISOString(),
     };
