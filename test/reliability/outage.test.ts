@@ -54,8 +54,8 @@ describe('reliability: a database server stopped and restarted mid-command (own 
   const journals = () => s.withDatabases((db) => docsWithPrefix(db, 'submission_'));
   const everyRun = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
 
-  it('a reprocess whose CouchDB stays away past the retries stops with the resume command; resume finishes it', async () => {
-    const first = 820000;
+  /** Runs a 250-run reprocess from `first` and returns once its journal has 20 runs done (into its write phase). */
+  const reprocessMidway = async (first: number) => {
     const count = 250;
     await s.addRuns([
       ...physicsRuns(first, first + count - 1, { subruns: 1, filetypes: ['L2'] }),
@@ -63,15 +63,19 @@ describe('reliability: a database server stopped and restarted mid-command (own 
     ]);
     const cli = startCli(
       ['reprocess', 'range', s.config, s.ratv, 'L2', String(first), String(first + count - 1)],
-      {
-        OPROC_BATCH_SIZE: '10',
-      },
+      { OPROC_BATCH_SIZE: '10' },
     );
     for (let i = 0; i < 300; i++) {
       const journal = (await journals())[0];
       if (Array.isArray(journal?.done) && journal.done.length >= 20) break;
       await sleep(50);
     }
+    return { cli, count };
+  };
+
+  it('a reprocess whose CouchDB stays away past the retries stops with the resume command; resume finishes it', async () => {
+    const first = 820000;
+    const { cli, count } = await reprocessMidway(first);
     await servers.couch.stopOnly();
     const stoppedAt = Date.now();
     let exit;
@@ -110,23 +114,8 @@ describe('reliability: a database server stopped and restarted mid-command (own 
   for (const [name, server] of Object.entries(outage)) {
     it(`a reprocess through a ${name} outage finishes, every pass once`, async () => {
       const first = 800000;
-      const count = 250;
-      await s.addRuns([
-        ...physicsRuns(first, first + count - 1, { subruns: 1, filetypes: ['L2'] }),
-        { run: first + count },
-      ]);
-      const cli = startCli(
-        ['reprocess', 'range', s.config, s.ratv, 'L2', String(first), String(first + count - 1)],
-        {
-          OPROC_BATCH_SIZE: '10',
-        },
-      );
       // Into the write phase: the journal has some batches done.
-      for (let i = 0; i < 300; i++) {
-        const journal = (await journals())[0];
-        if (Array.isArray(journal?.done) && journal.done.length >= 20) break;
-        await sleep(50);
-      }
+      const { cli, count } = await reprocessMidway(first);
       expect(cli.child.exitCode, 'still running when the server goes').to.equal(null);
       const stoppedAt = Date.now();
       await server.stop();
