@@ -2,8 +2,9 @@
  * The two database interfaces of oproc, published for backend plugins.
  *
  * A backend plugin contributes factories through the `oproc:backends` oclif hook; the core names
- * no backend. Document stores speak the CouchDB model (ids, revisions, 409 conflicts, views,
- * a changes feed); RATDB backends answer the conditions-database reads of DESIGN.md 1.2.
+ * no backend. Document stores speak the CouchDB model (ids, revisions, 409 conflicts, views and,
+ * where the backend has one, a changes feed); RATDB backends answer the conditions-database reads
+ * of DESIGN.md 1.2.
  */
 
 /** A JSON document as stored in a CouchDB-model database. */
@@ -98,10 +99,16 @@ export interface DocumentStore {
   bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]>;
   /** One page of a view of a design document installed with `ensureDesign`. */
   queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]>;
-  /** The sequence of the latest change now (opaque). */
-  currentSeq(): Promise<string>;
-  /** Changes since a sequence; long-polls up to `waitMs` when none are pending. */
-  changes(query: ChangesQuery): Promise<ChangesBatch>;
+  /**
+   * The sequence of the latest change now (opaque). Optional, with `changes`: a backend without a
+   * feed leaves them out; watchers then poll.
+   */
+  currentSeq?(): Promise<string>;
+  /**
+   * Changes since a sequence; long-polls up to `waitMs` when none are pending. Optional, with
+   * `currentSeq`: a backend without a feed leaves them out; watchers then poll.
+   */
+  changes?(query: ChangesQuery): Promise<ChangesBatch>;
   /** Releases connections, file handles and locks. */
   close(): Promise<void>;
 }

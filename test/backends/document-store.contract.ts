@@ -264,19 +264,19 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
     describe('changes', () => {
       it('sequences are opaque strings', async () => {
         written(await store.bulkWrite(jobs([1])));
-        const batch = await store.changes({ since: '0' });
-        expect(await store.currentSeq()).to.be.a('string');
+        const batch = await store.changes!({ since: '0' });
+        expect(await store.currentSeq!()).to.be.a('string');
         expect(batch.lastSeq).to.be.a('string');
         expect(batch.results.map((c) => typeof c.seq)).to.deep.equal(['string']);
       });
 
       it('changes since a sequence contain the changes made after it', async () => {
         written(await store.bulkWrite(jobs([1, 2])));
-        const since = await store.currentSeq();
+        const since = await store.currentSeq!();
         written(await store.bulkWrite(jobs([3, 4])));
-        const later = await store.changes({ since });
+        const later = await store.changes!({ since });
         expect(ids(later.results)).to.include.members(['job_3_Processing', 'job_4_Processing']);
-        const all = await store.changes({ since: '0' });
+        const all = await store.changes!({ since: '0' });
         expect(ids(all.results)).to.include.members([
           'job_1_Processing',
           'job_2_Processing',
@@ -286,19 +286,19 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
 
       it('nothing after the current sequence gives an empty batch at once when not waiting', async () => {
         written(await store.bulkWrite(jobs([1])));
-        const batch = await store.changes({ since: await store.currentSeq() });
+        const batch = await store.changes!({ since: await store.currentSeq!() });
         expect(batch.results).to.deep.equal([]);
       });
 
       it('limit bounds a batch, and lastSeq continues where it stopped', async () => {
         const all = jobs([1, 2, 3, 4, 5]);
         written(await store.bulkWrite(all));
-        const first = await store.changes({ since: '0', limit: 2 });
+        const first = await store.changes!({ since: '0', limit: 2 });
         expect(first.results).to.have.length(2);
         const seen = new Set(ids(first.results));
         let since = first.lastSeq;
         for (let i = 0; i < 10 && seen.size < all.length; i++) {
-          const batch = await store.changes({ since, limit: 2 });
+          const batch = await store.changes!({ since, limit: 2 });
           for (const change of batch.results) seen.add(change.id);
           since = batch.lastSeq;
         }
@@ -307,18 +307,18 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
 
       it("a deleted document's change says so", async () => {
         const [row] = written(await store.bulkWrite(jobs([8])));
-        const since = await store.currentSeq();
+        const since = await store.currentSeq!();
         written(await store.bulkWrite([{ _id: row!.id, _rev: row!.rev, _deleted: true }]));
-        const batch = await store.changes({ since });
+        const batch = await store.changes!({ since });
         expect(batch.results.find((c) => c.id === row!.id)).to.include({ deleted: true });
       });
 
       it('a long-poll returns as soon as a document is written from elsewhere', async () => {
         written(await store.bulkWrite(jobs([1])));
-        const since = await store.currentSeq();
+        const since = await store.currentSeq!();
         const started = Date.now();
         const writer = setTimeout(() => void subject.elsewhere.bulkWrite(jobs([2])), 300);
-        const batch = await store.changes({ since, waitMs: 20_000 });
+        const batch = await store.changes!({ since, waitMs: 20_000 });
         clearTimeout(writer);
         expect(ids(batch.results)).to.include('job_2_Processing');
         expect(Date.now() - started).to.be.below(10_000);
@@ -327,9 +327,9 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
 
       it('a long-poll with nothing happening returns an empty batch after waitMs', async () => {
         written(await store.bulkWrite(jobs([1])));
-        const since = await store.currentSeq();
+        const since = await store.currentSeq!();
         const started = Date.now();
-        const batch = await store.changes({ since, waitMs: 600 });
+        const batch = await store.changes!({ since, waitMs: 600 });
         const elapsed = Date.now() - started;
         expect(batch.results).to.deep.equal([]);
         expect(batch.lastSeq).to.be.a('string');
@@ -338,11 +338,11 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
 
       it("the caller's signal ends a long-poll early with an empty batch", async () => {
         written(await store.bulkWrite(jobs([1])));
-        const since = await store.currentSeq();
+        const since = await store.currentSeq!();
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 200);
         const started = Date.now();
-        const batch = await store.changes({ since, waitMs: 20_000, signal: controller.signal });
+        const batch = await store.changes!({ since, waitMs: 20_000, signal: controller.signal });
         expect(batch.results).to.deep.equal([]);
         expect(Date.now() - started).to.be.below(5000);
       });

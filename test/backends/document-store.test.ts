@@ -115,8 +115,8 @@ describe('couchdb backend', () => {
       const error = await failure(store.getMany(['job_300050_Processing']));
       expect(error.message).to.match(/does not exist: run `oproc init CONFIG`/);
       expect(error.message).to.contain(store.description);
-      expect((await failure(store.currentSeq())).message).to.match(/does not exist/);
-      expect((await failure(store.changes({ since: '0' }))).message).to.match(/does not exist/);
+      expect((await failure(store.currentSeq!())).message).to.match(/does not exist/);
+      expect((await failure(store.changes!({ since: '0' }))).message).to.match(/does not exist/);
     } finally {
       await store.close();
     }
@@ -199,7 +199,7 @@ describe('couchdb backend', () => {
     it('a password in the URL is used as given, and the description masks it', async () => {
       const store = await openCouch({ url: url('admin:secret'), database });
       try {
-        expect(await store.currentSeq()).to.be.a('string');
+        expect(await store.currentSeq!()).to.be.a('string');
         expect(store.description).to.equal(`${url('admin:***')}/${database}`);
       } finally {
         await store.close();

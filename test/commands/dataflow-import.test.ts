@@ -63,8 +63,8 @@ function withBulkWrite(store: DocumentStore, bulkWrite: DocumentStore['bulkWrite
     allDocs: (query) => store.allDocs(query),
     bulkWrite,
     queryView: (design, view, query) => store.queryView(design, view, query),
-    currentSeq: () => store.currentSeq(),
-    changes: (query) => store.changes(query),
+    currentSeq: store.currentSeq?.bind(store),
+    changes: store.changes?.bind(store),
     close: () => store.close(),
   };
 }
