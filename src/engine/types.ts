@@ -128,3 +128,12 @@ export const ids = {
   lease: (ratv: string, filetype: FileType) => `lease_watch_${ratv}_${filetype}`,
   calibrationLock: (calibration: Calibration) => `calibration_lock_${calibration}`,
 };
+
+/** How the ids of oproc's own documents begin: every id `ids` makes starts with one of these. */
+export const ownIdPrefixes: readonly string[] = [
+  'job_',
+  'submission_',
+  'watch_',
+  'lease_',
+  'calibration_lock_',
+];
