@@ -67,7 +67,8 @@ export const cycleFlags = {
   ...submissionFlags,
   once: Flags.boolean({ summary: 'Run one cycle and stop.' }),
   interval: Flags.integer({
-    summary: 'Seconds between cycles (default: config watch.interval_seconds, else 30).',
+    summary:
+      'Longest wait in seconds between cycles when the data-flow database has a change feed (a change wakes the watcher sooner); the poll period otherwise. Default: config watch.interval_seconds, else 30.',
     min: 1,
   }),
 };

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { DataflowFeed } from '../engine/feed.js';
 import { Lease } from '../engine/lease.js';
 import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../engine/watch.js';
 import { ids } from '../engine/types.js';
@@ -65,10 +66,18 @@ export abstract class WatchCommand extends SubmissionCommand {
       },
       Math.max(1000, leaseMs / 3),
     );
+    // One cycle needs no feed; a watcher wakes on data-flow changes, at the latest after the interval.
+    const feed =
+      options.once || request.dryRun
+        ? undefined
+        : new DataflowFeed(db.dataflow, (reason) =>
+            this.warn(`${reason}: polling, a cycle every ${options.intervalSeconds} s`),
+          );
     this.stopOnSignals();
     try {
       for (;;) {
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
+        await feed?.mark();
         const title = `${request.mode} RAT ${request.ratv} ${request.filetype}: cycle ${summary.cycles + 1}`;
         let cycle: CycleResult;
         try {
@@ -105,7 +114,7 @@ export abstract class WatchCommand extends SubmissionCommand {
         else if (this.stopping) summary.stopped_by = 'signal';
         else if (options.once) summary.stopped_by = 'once';
         else {
-          await sleep(options.intervalSeconds * 1000, undefined, { signal: this.stopSignal }).catch(() => {});
+          await feed?.waitForChange(options.intervalSeconds * 1000, this.stopSignal);
           if (!this.stopping) continue;
           summary.stopped_by = 'signal';
         }

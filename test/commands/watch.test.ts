@@ -1,15 +1,64 @@
 import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
 import type { WatchSummary } from '../../src/cli/watch-command.js';
+import { dataflowDesign } from '../../src/engine/design.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
 import { backendKinds, physicsRuns, ratdbTablesFor, scenario, type Scenario } from '../support/scenario.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A watcher running in its own process, as a shifter starts it; its output kept. */
+function startWatch(args: readonly string[]) {
+  const child = spawn(process.execPath, [path.join(root, 'bin/run.js'), 'watch', ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    output: () => `${out}${err}`,
+    /** The highest cycle number it has started. */
+    cycles: () => Math.max(0, ...[...out.matchAll(/: cycle (\d+)/g)].map((m) => Number(m[1]))),
+  };
+}
+
+/** SIGINT, as Ctrl-C: the exit code, or 'still running' (then killed) when it has not stopped within 20 s. */
+async function interrupt(watcher: ReturnType<typeof startWatch>): Promise<number | null | 'still running'> {
+  watcher.child.kill('SIGINT');
+  const timer = new Promise<'still running'>((r) => setTimeout(() => r('still running'), 20_000).unref());
+  const outcome = await Promise.race([watcher.exited, timer]);
+  if (outcome === 'still running') watcher.child.kill('SIGKILL');
+  return outcome;
+}
+
+/** Waits until `check` holds, or fails after `ms` saying what was awaited. */
+async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Rewrites the scenario's config: the data-flow database is the processing database, as at the experiment. */
+async function oneDatabase(s: Scenario, leaseSeconds: number): Promise<void> {
+  const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
+  const watch = { ...(config.watch as object), lease_seconds: leaseSeconds };
+  await writeFile(s.config, JSON.stringify({ ...config, dataflow: config.processing, watch }, null, 2));
+  await s.withDatabases((db) => db.dataflow.ensureDesign(dataflowDesign));
+}
 
 for (const kind of backendKinds) {
   describe(`watch and block (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
@@ -220,8 +269,45 @@ for (const kind of backendKinds) {
       expect(await passCount(300005)).to.equal(0);
     });
 
+    it("a waiting watcher's own writes do not wake it when data-flow and processing are one database", async () => {
+      // Lease heartbeats every second: a watcher woken by its own writes would cycle every second.
+      await oneDatabase(s, 3);
+      await s.addRuns(physicsRuns(300000, 300002));
+      const watcher = startWatch([s.config, s.ratv, 'L2', '-r', '299999', '--interval', '600']);
+      let stopped;
+      try {
+        await until('the first cycle', 60_000, () => /last run handled 300001/.test(watcher.stdout()));
+        await new Promise((r) => setTimeout(r, 5000));
+        expect(watcher.cycles(), watcher.output()).to.be.at.most(2);
+      } finally {
+        stopped = await interrupt(watcher);
+      }
+      expect(stopped, `SIGINT ends the wait on the feed: ${watcher.output()}`).to.equal(0);
+      const lease = (await s.docs([ids.lease(s.ratv, 'L2')])).get(ids.lease(s.ratv, 'L2'))!;
+      expect(new Date(String(lease.expires)).getTime(), 'lease released').to.be.at.most(Date.now());
+    });
+
     // Leases matter where two processes can open the database: the servers (an embedded one takes one process).
     if (kind === 'servers') {
+      it('a watcher wakes when the document that completes a run is written, not after its interval', async () => {
+        await s.addRuns(physicsRuns(300000, 300001));
+        const watcher = startWatch([s.config, s.ratv, 'L2', '-r', '299999', '--interval', '600']);
+        let stopped;
+        try {
+          await until('the first cycle', 60_000, () => /last run handled 300000/.test(watcher.stdout()));
+          // A file of a later run completes run 300001; the interval alone would not see it for 600 s.
+          await s.addRuns([{ run: 300002 }]);
+          await until('the jobs of run 300001', 60_000, async () => (await passCount(300001)) === 1);
+          expect(await passCount(300001, 'Analysis')).to.equal(1);
+          expect(await passCount(300002), 'the run still being taken').to.equal(0);
+        } finally {
+          stopped = await interrupt(watcher);
+        }
+        expect(stopped, `SIGINT ends the wait on the feed: ${watcher.output()}`).to.equal(0);
+        const lease = (await s.docs([ids.lease(s.ratv, 'L2')])).get(ids.lease(s.ratv, 'L2'))!;
+        expect(new Date(String(lease.expires)).getTime(), 'lease released').to.be.at.most(Date.now());
+      });
+
       it('a watcher killed outright can be restarted at once: its lease is taken over', async () => {
         await s.addRuns(physicsRuns(300000, 300002));
         const first = spawn(
