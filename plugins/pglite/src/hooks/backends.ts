@@ -1,7 +1,8 @@
 import type { BackendContribution } from 'oproc';
 
-import { openPgliteRatdb } from '../pglite-ratdb.js';
-
+/** The `oproc:backends` hook: a RATDB named `pglite` (PGlite on disk); imported only when used. */
 export default async function backends(): Promise<BackendContribution> {
-  return { ratdbs: { pglite: openPgliteRatdb } };
+  return {
+    ratdbs: { pglite: async (context) => (await import('../pglite-ratdb.js')).openPgliteRatdb(context) },
+  };
 }

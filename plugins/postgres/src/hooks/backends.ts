@@ -1,7 +1,10 @@
 import type { BackendContribution } from 'oproc';
 
-import { openPostgresRatdb } from '../postgres-ratdb.js';
-
+/** The `oproc:backends` hook: a RATDB named `postgres` (pg); the driver is imported only when used. */
 export default async function backends(): Promise<BackendContribution> {
-  return { ratdbs: { postgres: openPostgresRatdb } };
+  return {
+    ratdbs: {
+      postgres: async (context) => (await import('../postgres-ratdb.js')).openPostgresRatdb(context),
+    },
+  };
 }
