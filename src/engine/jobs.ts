@@ -1,4 +1,5 @@
 import type { DocumentStore, StoredDocument } from '../backends/types.js';
+import { clusters } from './dataflow.js';
 import { ids, type JobDocument, type Pass, type PassBody, type RunNumber } from './types.js';
 
 /** A pass to append to the job document of (run, module), identified by its submission. */
@@ -34,6 +35,41 @@ export function jobProblem(doc: StoredDocument): string | undefined {
     }
   }
   return undefined;
+}
+
+const rangePage = 2000;
+
+/**
+ * Reads the job documents with the given ids by `_all_docs` id ranges instead of by keys: the ids
+ * `job_<run>_<module>` sort by run among runs of one width, so the runs of a batch are a few ranges,
+ * and a range read costs by the documents that exist (none, the first time a RAT version is
+ * processed), where a read by keys costs by the keys asked for. Runs are grouped by the width of
+ * their number; scattered runs make several ranges. Documents in a range that were not asked for
+ * (other modules, runs of another width sorting in between) are dropped.
+ */
+export async function readJobDocuments(
+  store: DocumentStore,
+  wanted: ReadonlySet<string>,
+  runs: readonly RunNumber[],
+): Promise<Map<string, StoredDocument>> {
+  const found = new Map<string, StoredDocument>();
+  const byWidth = new Map<number, RunNumber[]>();
+  for (const run of new Set(runs)) {
+    const width = String(run).length;
+    byWidth.set(width, [...(byWidth.get(width) ?? []), run]);
+  }
+  for (const sameWidth of byWidth.values()) {
+    for (const [first, last] of clusters(sameWidth.sort((a, b) => a - b))) {
+      const endkey = `${ids.job(last, '')}\ufff0`;
+      let page = await store.allDocs({ startkey: ids.job(first, ''), endkey, limit: rangePage });
+      for (;;) {
+        for (const doc of page) if (wanted.has(doc._id)) found.set(doc._id, doc);
+        if (page.length < rangePage) break;
+        page = await store.allDocs({ startkey: page.at(-1)!._id, endkey, limit: rangePage, skip: 1 });
+      }
+    }
+  }
+  return found;
 }
 
 /** The submission's pass in a job document, if it has one. */

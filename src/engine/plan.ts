@@ -1,6 +1,6 @@
 import type { DocumentStore, Ratdb, StoredDocument, TableRequirement } from '../backends/types.js';
 import type { RunData } from './dataflow.js';
-import { jobProblem, type PassIntent } from './jobs.js';
+import { jobProblem, readJobDocuments, type PassIntent } from './jobs.js';
 import { runTypeNames } from './run-type.js';
 import {
   ids,
@@ -148,7 +148,7 @@ export async function planBatch(
       skips: [],
     };
     plans.set(data.run, plan);
-    if (data.subruns[options.filetype].length === 0) {
+    if (data.subruns.length === 0) {
       plan.skips.push({
         run: data.run,
         kind: 'no-files',
@@ -222,7 +222,7 @@ export async function planBatch(
     }
   }
   const known = wanted.size
-    ? await context.processing.getMany([...wanted])
+    ? await readJobDocuments(context.processing, wanted, [...selected.keys()])
     : new Map<string, StoredDocument>();
 
   // 4. Per run: modules in prerequisite order, with prerequisites resolved.
@@ -263,7 +263,7 @@ export async function planBatch(
           path: definition.path,
           outputs: [...definition.outputs],
           prerequisites: [],
-          subjobs: subjobsFor(definition, data.subruns[options.filetype]),
+          subjobs: subjobsFor(definition, data.subruns),
           submission: options.submission,
           mode: options.mode,
           created,
