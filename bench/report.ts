@@ -159,7 +159,7 @@ export function markdown(results: BenchResults, analysis: string): string {
     `Machine: ${m.cpu}, ${m.cores} cores (\`nproc\`), ${m.memoryGiB} GiB memory, ${m.os}, Node ${m.node}.`,
     'Servers: pouchdb-server (LevelDB on disk) for the data-flow and processing databases, PostgreSQL for RATDB, both on loopback and started by the benchmark.',
     '',
-    `Workload: Physics runs with ${results.subruns} subruns each, files of both L1 and L2 registered, every RATDB table present; 2 modules per run (Processing, then Analysis linked to it), so 2 job documents per run. Each size has fresh databases; the data-flow view is built after seeding, before oproc is timed.`,
+    `Workload: Physics runs with ${results.subruns} subruns each, files of both L1 and L2 registered, every RATDB table present; 2 modules per run (Processing, then Analysis linked to it), so 2 job documents per run. Each size has fresh databases; the data-flow views are built after seeding, before oproc is timed.`,
     '',
     `Wall time is from spawning \`node bin/run.js reprocess range CONFIG RATV L2 FIRST LAST --json\` to its exit (start-up included). Peak RSS: ${rssMethod}. The raw baseline writes the same job documents (oproc's own, copied per run) by \`_bulk_docs\` in chunks of 2,000 into a fresh database on the same server, in the same benchmark run.`,
     '',

@@ -6,7 +6,7 @@ import { DataflowReader } from './dataflow.js';
 import { writeIntents } from './jobs.js';
 import { appendOutlist } from './outlist.js';
 import { intentsAtDepth, type PlanOptions, type RunPlan, type Skip } from './plan.js';
-import type { ProcessingInformation, RunNumber, Selector } from './types.js';
+import type { FileType, ProcessingInformation, RunNumber, Selector } from './types.js';
 
 /** What a run came to, reported as soon as its batch is written. */
 export interface RunOutcome {
@@ -50,8 +50,8 @@ export interface CreatedPass {
   pass: number;
 }
 
-export function dataflowReader(context: EngineContext): DataflowReader {
-  return new DataflowReader(context.dataflow, 2000, (w) =>
+export function dataflowReader(context: EngineContext, filetype: FileType): DataflowReader {
+  return new DataflowReader(context.dataflow, filetype, 2000, (w) =>
     context.reporter.warn(`data-flow document ${w.id} skipped: ${w.problem}`),
   );
 }

@@ -15,6 +15,22 @@ export const dataflowDesign: DesignDocument = {
   }
 }`,
     },
+    // Keys are [filetype, run, _id]; values [subrun] for a file, null for a run_end. A run_end, and a
+    // file whose filetype is neither (value {filetype}, to be warned of), are listed under both
+    // filetypes, so one range read of a filetype says all a reprocess of it needs.
+    by_filetype: {
+      map: `function (doc) {
+  if (typeof doc.run !== 'number' || doc.run % 1 !== 0) return;
+  var both = ['L1', 'L2'];
+  if (doc.type === 'file' && (doc.filetype === 'L1' || doc.filetype === 'L2')) {
+    emit([doc.filetype, doc.run, doc._id], [doc.subrun === undefined ? null : doc.subrun]);
+  } else if (doc.type === 'file') {
+    for (var i = 0; i < both.length; i++) emit([both[i], doc.run, doc._id], { filetype: doc.filetype === undefined ? null : doc.filetype });
+  } else if (doc.type === 'run_end') {
+    for (var j = 0; j < both.length; j++) emit([both[j], doc.run, doc._id], null);
+  }
+}`,
+    },
   },
 };
 

@@ -107,7 +107,7 @@ class Cycle {
     private readonly result: CycleResult,
     private readonly asOf: Date | undefined,
   ) {
-    this.reader = dataflowReader(context);
+    this.reader = dataflowReader(context, request.filetype);
   }
 
   private get cursor(): RunNumber {

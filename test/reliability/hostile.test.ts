@@ -75,12 +75,12 @@ describe('reliability: hostile runlists (property-based)', () => {
     );
   });
 
-  it('reads a huge runlist (200,000 lines, duplicates included) in under two seconds', () => {
+  it('reads a huge runlist (200,000 lines, duplicates included): each run once, in first order', () => {
     const lines = Array.from({ length: 200_000 }, (_, i) => String(300000 + (i % 150_000)));
-    const started = Date.now();
     const runs = parseRunlist(lines.join('\n'), 'huge.txt');
     expect(runs).to.have.length(150_000);
-    expect(Date.now() - started).to.be.lessThan(2000);
+    expect(runs[0]).to.equal(300000);
+    expect(runs.at(-1)).to.equal(449_999);
   });
 });
 
