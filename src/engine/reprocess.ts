@@ -1,5 +1,6 @@
 import type { StoredDocument } from '../backends/types.js';
 import { ExitCode, OprocError, usageError } from '../errors.js';
+import { readAhead } from '../util/read-ahead.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -12,7 +13,7 @@ import {
 } from './batch.js';
 import { DataflowReader, type RunData } from './dataflow.js';
 import { holdingLock, readLocks } from './locks.js';
-import { planBatch, type Skip } from './plan.js';
+import { planBatch, type PlanOptions, type RunPlan, type Skip } from './plan.js';
 import { ids, type FileType, type RunNumber, type SubmissionMode } from './types.js';
 
 /** Where a reprocess takes its runs from: a list (`one-shot`, `runlist`) or a range (`range`, `after`). */
@@ -156,6 +157,14 @@ async function writeJournal(context: EngineContext, journal: SubmissionDocument)
   journal._rev = result.rev;
 }
 
+/**
+ * How often the journal's `done` list is brought up to date while a reprocess runs (and always when
+ * it stops or ends). Less often means fewer rewrites of a journal that grows with the runs; a resume
+ * re-reads the runs done since, finds their passes already there (each pass names its submission)
+ * and writes nothing for them.
+ */
+const journalEveryMs = 5000;
+
 async function run(
   context: EngineContext,
   request: ReprocessRequest,
@@ -164,39 +173,28 @@ async function run(
 ): Promise<SubmissionResult> {
   const submission = journal._id.replace(/^submission_/, '');
   const result = emptyResult(request, request.dryRun ? null : submission);
-  const lock = request.ignoreCalibrationLocks ? undefined : holdingLock(await readLocks(context.processing));
-  const done = new Set(journal.done);
   const options = { ...request, submission, createdBy: context.user, asOf };
-  const latest = await dataflowReader(context).latestRun();
+  let journalled = performance.now();
 
-  for await (const batch of batches(context, request, latest)) {
-    const runs: RunData[] = [];
-    for (const item of batch) {
-      if ('skip' in item) {
-        result.skipped.push(item.skip);
-        context.reporter.run({ run: item.skip.run, runTypeNames: [], created: [], skips: [item.skip] });
-      } else if ('pending' in item) result.pending.push(item.pending);
-      else if (done.has(item.data.run)) continue;
-      else if (lock && item.data.run > lock.run) {
-        const skip: Skip = {
-          run: item.data.run,
-          kind: 'locked',
-          reason: `after the ${lock.calibration} calibration lock set at run ${lock.run} (release it, or --ignore-calibration-locks)`,
-        };
-        result.skipped.push(skip);
-        context.reporter.run({ run: skip.run, runTypeNames: [], created: [], skips: [skip] });
-      } else runs.push(item.data);
+  for await (const batch of readAhead(preparedBatches(context, request, journal, options))) {
+    for (const skip of batch.skips) {
+      result.skipped.push(skip);
+      context.reporter.run({ run: skip.run, runTypeNames: [], created: [], skips: [skip] });
     }
-    if (runs.length === 0) continue;
-    const { plans, known } = await planBatch(runs, options, { ...context, now: context.now });
-    const outcomes = await writePlans(context, plans, known, request);
+    result.pending.push(...batch.pending);
+    if (batch.runs.length === 0) continue;
+    const outcomes = await writePlans(context, batch.plans, batch.known, request);
     collect(result, outcomes);
+    const stopping = context.signal?.aborted === true;
     if (!request.dryRun) {
-      journal.done.push(...runs.map((r) => r.run));
-      if (request.source.kind === 'range') journal.runs.push(...runs.map((r) => r.run));
-      await writeJournal(context, journal);
+      journal.done.push(...batch.runs);
+      if (request.source.kind === 'range') journal.runs.push(...batch.runs);
+      if (stopping || performance.now() - journalled >= journalEveryMs) {
+        await writeJournal(context, journal);
+        journalled = performance.now();
+      }
     }
-    if (context.signal?.aborted) {
+    if (stopping) {
       result.interrupted = true;
       return result;
     }
@@ -206,6 +204,49 @@ async function run(
     await writeJournal(context, journal);
   }
   return result;
+}
+
+/** A batch read and planned, ready to write; runs it gives no pass to are in `skips` or `pending`. */
+interface PreparedBatch {
+  skips: Skip[];
+  pending: { run: RunNumber; reason: string }[];
+  /** The runs planned, for the journal. */
+  runs: RunNumber[];
+  plans: RunPlan[];
+  known: Map<string, StoredDocument>;
+}
+
+/** The request's batches, read from the data-flow database and RATDB and planned, in run order. */
+async function* preparedBatches(
+  context: EngineContext,
+  request: ReprocessRequest,
+  journal: SubmissionDocument,
+  options: PlanOptions,
+): AsyncGenerator<PreparedBatch> {
+  const lock = request.ignoreCalibrationLocks ? undefined : holdingLock(await readLocks(context.processing));
+  const done = new Set(journal.done);
+  const latest = await dataflowReader(context, request.filetype).latestRun();
+  for await (const items of batches(context, request, latest)) {
+    const batch: PreparedBatch = { skips: [], pending: [], runs: [], plans: [], known: new Map() };
+    const runs: RunData[] = [];
+    for (const item of items) {
+      if ('skip' in item) batch.skips.push(item.skip);
+      else if ('pending' in item) batch.pending.push(item.pending);
+      else if (done.has(item.data.run)) continue;
+      else if (lock && item.data.run > lock.run) {
+        batch.skips.push({
+          run: item.data.run,
+          kind: 'locked',
+          reason: `after the ${lock.calibration} calibration lock set at run ${lock.run} (release it, or --ignore-calibration-locks)`,
+        });
+      } else runs.push(item.data);
+    }
+    if (runs.length) {
+      Object.assign(batch, await planBatch(runs, options, context));
+      batch.runs = runs.map((r) => r.run);
+    }
+    yield batch;
+  }
 }
 
 function collect(result: SubmissionResult, outcomes: readonly RunOutcome[]): void {
@@ -224,7 +265,7 @@ async function* batches(
   latest: RunNumber | undefined,
 ): AsyncGenerator<BatchItem[]> {
   const size = context.batchSize ?? 500;
-  const reader = dataflowReader(context);
+  const reader = dataflowReader(context, request.filetype);
   const source = request.source;
   if (source.kind === 'list') {
     const sorted = [...new Set(source.runs)].sort((a, b) => a - b);
