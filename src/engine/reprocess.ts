@@ -226,7 +226,8 @@ async function* preparedBatches(
   const lock = request.ignoreCalibrationLocks ? undefined : holdingLock(await readLocks(context.processing));
   const done = new Set(journal.done);
   const latest = await dataflowReader(context, request.filetype).latestRun();
-  for await (const items of batches(context, request, latest)) {
+  // The data-flow read of the batch after next runs while this one is planned from RATDB.
+  for await (const items of readAhead(batches(context, request, latest))) {
     const batch: PreparedBatch = { skips: [], pending: [], runs: [], plans: [], known: new Map() };
     const runs: RunData[] = [];
     for (const item of items) {
