@@ -1,30 +1,38 @@
 /**
- * Iterates `source` one item ahead: while the consumer works on an item, the next one is already
- * being produced. Reprocessing uses it to read and plan batch N+1 while batch N is written, so the
- * databases' reads and writes overlap instead of taking turns.
+ * Iterates `source` up to `depth` items ahead: while the consumer works on an item, the next ones
+ * are already being produced. Reprocessing uses it to read and plan batch N+1 while batch N is
+ * written, so the databases' reads and writes overlap instead of taking turns.
  *
- * An error producing the next item surfaces when the consumer asks for it. When the consumer stops
- * early, the item in production is awaited (and dropped) before the source is closed.
+ * An error producing an item surfaces when the consumer reaches it. When the consumer stops early,
+ * the items in production are awaited (and dropped) before the source is closed.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+export async function* readAhead<T>(source: AsyncIterable<T>, depth = 1): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let next = iterator.next();
+  // An async generator answers queued next() calls one after another, in order.
+  const ahead: Promise<IteratorResult<T>>[] = [];
+  const fill = (count: number) => {
+    while (ahead.length < count) {
+      const next = iterator.next();
+      // Handled when the consumer reaches it; this only keeps it from counting as unhandled.
+      next.catch(() => {});
+      ahead.push(next);
+    }
+  };
   let finished = false;
   try {
     for (;;) {
-      const current = await next;
+      fill(1);
+      const current = await ahead.shift()!;
       if (current.done) {
         finished = true;
         return;
       }
-      next = iterator.next();
-      // Handled when awaited at the top of the loop; this only keeps it from counting as unhandled.
-      next.catch(() => {});
+      fill(depth);
       yield current.value;
     }
   } finally {
     if (!finished) {
-      await next.catch(() => {});
+      await Promise.allSettled(ahead);
       await iterator.return?.();
     }
   }
