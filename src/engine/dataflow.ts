@@ -43,6 +43,15 @@ export class DataflowReader {
     private readonly onWarning: (warning: DataflowWarning) => void = () => {},
   ) {}
 
+  /**
+   * Reads one row of each view the reader uses, so a database set up by an older oproc (without a
+   * view `oproc init` now installs) is reported before a command writes anything.
+   */
+  async check(): Promise<void> {
+    for (const view of Object.keys(dataflowDesign.views))
+      await this.store.queryView(dataflowDesign.name, view, { limit: 1 });
+  }
+
   /** The highest run with any data-flow document; a run below it is complete. */
   async latestRun(): Promise<RunNumber | undefined> {
     const rows = await this.store.queryView(dataflowDesign.name, 'by_run', {

@@ -102,6 +102,7 @@ export async function reprocess(
     finished: null,
     created_by: context.user,
   };
+  await dataflowReader(context, request.filetype).check();
   if (request.dryRun) return run(context, request, journal, asOf);
   await writeJournal(context, journal);
   return resumable(submission, run(context, request, journal, asOf));

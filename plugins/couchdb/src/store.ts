@@ -160,7 +160,8 @@ export class CouchStore implements DocumentStore {
       body = await this.call(`query view ${design}/${view} of`, { path, qs });
     } catch (error) {
       if (!isStatus(error, 404)) throw error;
-      throw new Error(
+      throw this.context.helpers.configError(
+        'database',
         `${this.description} has no view ${design}/${view}: run \`oproc init CONFIG\` to install it`,
       );
     }

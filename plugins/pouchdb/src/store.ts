@@ -61,6 +61,8 @@ export class PouchStore implements DocumentStore {
     private readonly db: Database,
     readonly description: string,
     private readonly releaseLock: () => void,
+    /** A setup problem of this store's config section (exit 2), e.g. a view `oproc init` installs. */
+    private readonly configError: (key: string, problem: string) => Error,
   ) {}
 
   async create(): Promise<void> {
@@ -129,7 +131,8 @@ export class PouchStore implements DocumentStore {
       response = await this.db.query(`${design}/${view}`, options);
     } catch (error) {
       if (pouchStatus(error) !== 404) throw error;
-      throw new Error(
+      throw this.configError(
+        'path',
         `${this.description} has no view ${design}/${view}: run \`oproc init CONFIG\` to install it`,
       );
     }
@@ -236,5 +239,5 @@ export async function openPouchStore(context: BackendContext): Promise<DocumentS
     release();
     throw new Error(`could not open the PouchDB database at ${location}: ${errorMessage(error)}`);
   }
-  return new PouchStore(db, location, release);
+  return new PouchStore(db, location, release, context.helpers.configError);
 }
