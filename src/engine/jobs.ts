@@ -1,4 +1,4 @@
-import type { DocumentStore, StoredDocument } from '../backends/types.js';
+import type { DocumentStore, StoredDocument, WriteResult } from '../backends/types.js';
 import { clusters } from './dataflow.js';
 import { ids, type JobDocument, type Pass, type PassBody, type RunNumber } from './types.js';
 
@@ -38,6 +38,13 @@ export function jobProblem(doc: StoredDocument): string | undefined {
 }
 
 const rangePage = 2000;
+
+/**
+ * Job documents per `_bulk_docs` request at most. A batch writes one request per prerequisite depth,
+ * as many documents as runs × modules at that depth; many modules make it large, so it is cut here
+ * (500 or 2,000 documents a request took the same time on pouchdb-server: docs/PERFORMANCE.md).
+ */
+const writeChunk = 1000;
 
 /**
  * Reads the job documents with the given ids by `_all_docs` id ranges instead of by keys: the ids
@@ -143,7 +150,9 @@ export async function writeIntents(
       toWrite.push({ intent, doc: applied.doc, pass: applied.pass });
     }
     if (toWrite.length === 0) break;
-    const results = await store.bulkWrite(toWrite.map((w) => w.doc));
+    const results: WriteResult[] = [];
+    for (let i = 0; i < toWrite.length; i += writeChunk)
+      results.push(...(await store.bulkWrite(toWrite.slice(i, i + writeChunk).map((w) => w.doc))));
     const conflicts: PassIntent[] = [];
     results.forEach((result, i) => {
       const { intent, doc, pass } = toWrite[i]!;
