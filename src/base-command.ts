@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 import { Command, Errors } from '@oclif/core';
 
 import {
@@ -7,7 +9,6 @@ import {
   type Databases,
 } from './backends/registry.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
-import { UserSettingsStore } from './config/user.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
 
@@ -43,8 +44,14 @@ export abstract class OprocCommand extends Command {
     return this.abort.signal;
   }
 
-  /** CONFIG: a file, or the name of one saved with `oproc configs add` (user settings, kept with conf). */
+  /**
+   * CONFIG: a file, or the name of one saved with `oproc configs add` (user settings, kept with
+   * conf). The settings are read only when CONFIG is not a file: conf and its schema validator
+   * cost some 50 ms of start-up, on every command.
+   */
   protected async loadConfig(file: string): Promise<OprocConfig> {
+    if (existsSync(file)) return loadConfig(file);
+    const { UserSettingsStore } = await import('./config/user.js');
     return loadConfig(new UserSettingsStore(this.config.configDir).resolve(file));
   }
 
