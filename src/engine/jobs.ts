@@ -63,7 +63,9 @@ export async function readJobDocuments(
   const byWidth = new Map<number, RunNumber[]>();
   for (const run of new Set(runs)) {
     const width = String(run).length;
-    byWidth.set(width, [...(byWidth.get(width) ?? []), run]);
+    const sameWidth = byWidth.get(width);
+    if (sameWidth) sameWidth.push(run);
+    else byWidth.set(width, [run]);
   }
   for (const sameWidth of byWidth.values()) {
     for (const [first, last] of clusters(sameWidth.sort((a, b) => a - b))) {
