@@ -1,5 +1,6 @@
 import type { DocumentStore, ViewRow } from '../backends/types.js';
 import { dataflowDesign } from './design.js';
+import { viewPages } from './view-pages.js';
 import type { FileType, RunNumber } from './types.js';
 
 /** What the data-flow database says of one run, for the filetype being processed. */
@@ -99,16 +100,14 @@ export class DataflowReader {
    * time, from the `by_filetype` view paged by its unique keys ([filetype, run, _id]).
    */
   private async *pagesWithFiles(first: RunNumber, last: RunNumber): AsyncGenerator<RunData[]> {
-    let startkey: unknown[] = [this.filetype, first];
-    let skip = 0;
+    const range = {
+      startkey: [this.filetype, first],
+      endkey: [this.filetype, last, {}],
+      pageSize: this.pageSize,
+    };
+    // A run's rows may go on in the next page: it is held until a row of another run is read.
     let current: RunData | undefined;
-    for (;;) {
-      const rows = await this.store.queryView(dataflowDesign.name, 'by_filetype', {
-        startkey,
-        endkey: [this.filetype, last, {}],
-        skip,
-        limit: this.pageSize,
-      });
+    for await (const rows of viewPages(this.store, dataflowDesign.name, 'by_filetype', range)) {
       const page: RunData[] = [];
       for (const row of rows) {
         const run = (row.key as [FileType, number, string])[1];
@@ -119,15 +118,9 @@ export class DataflowReader {
         current ??= { run, subruns: [], ended: false };
         this.addFileRow(current, row);
       }
-      if (rows.length < this.pageSize) {
-        if (current) page.push(finish(current));
-        if (page.length) yield page;
-        return;
-      }
       if (page.length) yield page;
-      startkey = rows[rows.length - 1]!.key as unknown[];
-      skip = 1;
     }
+    if (current) yield [finish(current)];
   }
 
   /** Runs with data-flow documents in the gaps (but none in `known`): no file of the filetype. */
@@ -137,15 +130,8 @@ export class DataflowReader {
   ): Promise<RunData[]> {
     const found: RunData[] = [];
     for (const [first, last] of mergeRanges(gaps, gapMerge)) {
-      let startkey: unknown[] = [first];
-      let skip = 0;
-      for (;;) {
-        const rows = await this.store.queryView(dataflowDesign.name, 'by_run', {
-          startkey,
-          endkey: [last, {}],
-          skip,
-          limit: this.pageSize,
-        });
+      const range = { startkey: [first], endkey: [last, {}], pageSize: this.pageSize };
+      for await (const rows of viewPages(this.store, dataflowDesign.name, 'by_run', range)) {
         for (const row of rows) {
           const run = (row.key as [number, string])[0];
           if (known.has(run)) continue;
@@ -156,9 +142,6 @@ export class DataflowReader {
           }
           this.addRunRow(data, row);
         }
-        if (rows.length < this.pageSize) break;
-        startkey = rows[rows.length - 1]!.key as unknown[];
-        skip = 1;
       }
     }
     return found;

@@ -3,10 +3,11 @@
  * RAT version and submission, or exactly those an outlist names. Reads in bounded requests only:
  * job documents by id in chunks, or the `oproc/jobs_by_run` view page by page.
  */
-import type { DocumentStore, StoredDocument, ViewRow } from '../backends/types.js';
+import type { DocumentStore, StoredDocument } from '../backends/types.js';
 import { usageError } from '../errors.js';
 import { clusters } from '../engine/dataflow.js';
 import { processingDesign } from '../engine/design.js';
+import { viewPages } from '../engine/view-pages.js';
 import { jobProblem } from '../engine/jobs.js';
 import type { OutlistEntry } from '../engine/outlist.js';
 import {
@@ -217,11 +218,7 @@ async function readRuns(
   return docs;
 }
 
-/**
- * Job documents of runs `first..last` through the view, one page at a time. Each page restarts at
- * the previous page's last key, skipping the rows already read with that key (one, unless two
- * documents share a [run, module] key).
- */
+/** Job documents of runs `first..last` through the view, one page at a time. */
 async function readRange(
   store: DocumentStore,
   first: RunNumber,
@@ -229,31 +226,8 @@ async function readRange(
   pageSize: number,
 ): Promise<StoredDocument[]> {
   const docs: StoredDocument[] = [];
-  let startkey: unknown = [first];
-  let skip = 0;
-  for (;;) {
-    const rows = await store.queryView(processingDesign.name, jobsView, {
-      startkey,
-      endkey: [last, {}],
-      skip,
-      limit: pageSize,
-      includeDocs: true,
-    });
+  const range = { startkey: [first], endkey: [last, {}], pageSize, includeDocs: true };
+  for await (const rows of viewPages(store, processingDesign.name, jobsView, range))
     for (const row of rows) if (row.doc) docs.push(row.doc);
-    if (rows.length < pageSize) return docs;
-    const lastKey = rows[rows.length - 1]!.key;
-    const atLastKey = trailingWithKey(rows, lastKey);
-    skip = atLastKey === rows.length && sameKey(lastKey, startkey) ? skip + atLastKey : atLastKey;
-    startkey = lastKey;
-  }
-}
-
-function trailingWithKey(rows: readonly ViewRow[], key: unknown): number {
-  let n = 0;
-  while (n < rows.length && sameKey(rows[rows.length - 1 - n]!.key, key)) n++;
-  return n;
-}
-
-function sameKey(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return docs;
 }
