@@ -139,10 +139,3 @@ export function countByModule(created: readonly { module: string }[]): string {
   for (const c of created) counts.set(c.module, (counts.get(c.module) ?? 0) + 1);
   return [...counts].map(([module, n]) => `${module} ${n}`).join(', ');
 }
-
-export function runSpan(runs: readonly RunNumber[]): string {
-  if (runs.length === 0) return 'no runs';
-  return runs.length === 1
-    ? `run ${runs[0]}`
-    : `${runs.length} runs, ${Math.min(...runs)}–${Math.max(...runs)}`;
-}
