@@ -3,6 +3,7 @@
  * and stopped (by PID) when the run ends. Suites ask for them lazily, so a run that needs neither
  * starts neither.
  */
+import { stopApacheCouchServer } from './apache-couch.js';
 import { startCouch } from './couch-server.js';
 import { startPostgres } from './postgres-server.js';
 
@@ -33,6 +34,6 @@ export const mochaHooks = {
     const started = [couch, postgres].filter((s): s is Promise<RunningServer> => s !== undefined);
     couch = undefined;
     postgres = undefined;
-    await Promise.allSettled(started.map(async (s) => (await s).stop()));
+    await Promise.allSettled([...started.map(async (s) => (await s).stop()), stopApacheCouchServer()]);
   },
 };
