@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import type { Config } from '@oclif/core';
 
-import type { OprocConfig } from '../config/load.js';
+import { configError, type OprocConfig } from '../config/load.js';
 import type {
   ModuleDefinition,
   ModulesContribution,
@@ -61,7 +61,7 @@ export class ModuleCatalog {
 
   /** Collects `oproc:modules` hook results from all plugins plus the config's JSON files. */
   static async load(oclif: Config, config: OprocConfig): Promise<ModuleCatalog> {
-    const plugins = await pluginSources(oclif);
+    const plugins = await pluginSources(oclif, config);
     const files = await Promise.all(
       config.processingInformationFiles.map(async (file) => ({
         source: displayPath(file),
@@ -126,7 +126,7 @@ export class ModuleCatalog {
       const known = this.ratvs();
       throw usageError(
         `no processing information for RAT version ${ratv} (versions with processing information: ${known.join(', ') || 'none'})`,
-        'Install a module plugin for it, or name a JSON file in the config key "processing_information".',
+        ...howToProvide(ratv),
       );
     }
     return version;
@@ -215,10 +215,48 @@ export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
-/** Hook results in the order oclif loaded the plugins, so merging does not depend on timing. */
-async function pluginSources(oclif: Config): Promise<CatalogSource[]> {
-  const { successes, failures } = await oclif.runHook('oproc:modules', {});
-  const failure = failures[0];
+/** The three ways a site brings the processing information of a RAT version. */
+function howToProvide(ratv: string): string[] {
+  const file = `processing_information_${ratv.replaceAll('.', '_')}.py`;
+  return [
+    `Import the experiment's file: oproc modules import ${file} > ${ratv}.json`,
+    `Name that JSON file in the config key "processing_information" (a file or a list of files)`,
+    'Or install a module plugin that provides it (oproc plugins install|link), named in the config key "module_plugins" if the config has one',
+  ];
+}
+
+/** The installed plugins that have an `oproc:modules` hook, in the order oclif loaded them. */
+export function installedModulePlugins(oclif: Config): string[] {
+  return [...oclif.plugins.values()]
+    .filter((plugin) => (plugin.hooks['oproc:modules']?.length ?? 0) > 0)
+    .map((plugin) => plugin.name);
+}
+
+/**
+ * The module plugins a config uses: those named in its `module_plugins`, or every installed one
+ * when it names none. A name that is not an installed module plugin is a config error.
+ */
+export function usedModulePlugins(oclif: Config, config: OprocConfig): Set<string> {
+  const installed = installedModulePlugins(oclif);
+  if (config.modulePlugins === undefined) return new Set(installed);
+  for (const name of config.modulePlugins) {
+    if (installed.includes(name)) continue;
+    const why = oclif.plugins.has(name) ? 'is installed but has no oproc:modules hook' : 'is not installed';
+    throw configError(
+      config.file,
+      'module_plugins',
+      `"${name}" ${why} (installed module plugins: ${installed.join(', ') || 'none'})`,
+    );
+  }
+  return new Set(config.modulePlugins);
+}
+
+/** Hook results of the config's module plugins in the order oclif loaded them, so merging does not depend on timing. */
+async function pluginSources(oclif: Config, config: OprocConfig): Promise<CatalogSource[]> {
+  const used = usedModulePlugins(oclif, config);
+  const all = await oclif.runHook('oproc:modules', {});
+  const successes = all.successes.filter(({ plugin }) => used.has(plugin.name));
+  const failure = all.failures.find(({ plugin }) => used.has(plugin.name));
   if (failure) {
     throw new OprocError(`module plugin ${failure.plugin.name} failed to load: ${failure.error.message}`);
   }
