@@ -37,6 +37,8 @@ export interface CatalogSource {
 interface Version {
   info: ProcessingInformation;
   provenance: Provenance;
+  /** Every plugin and file that gave information for this RAT version, in merge order. */
+  sources: string[];
 }
 
 interface RegisteredSelector {
@@ -103,6 +105,11 @@ export class ModuleCatalog {
     return source;
   }
 
+  /** The plugins and files that gave information for a RAT version, in merge order. */
+  sourcesOf(ratv: string): string[] {
+    return [...this.version(ratv).sources];
+  }
+
   selector(name: string): Selector {
     const entry = this.selectors.get(name);
     if (!entry) {
@@ -150,9 +157,11 @@ export class ModuleCatalog {
       version = {
         info: { ratv: info.ratv, processing_modules: {}, modules_for_run_type: {} },
         provenance: { modules: new Map(), runTypeEntries: new Map() },
+        sources: [],
       };
       this.versions.set(info.ratv, version);
     }
+    if (!version.sources.includes(source)) version.sources.push(source);
     for (const [name, definition] of Object.entries(info.processing_modules)) {
       mergeModule(version, source, name, definition);
     }

@@ -246,9 +246,22 @@ describe('oproc modules (built CLI)', () => {
           processing_modules: {},
         },
       );
-      const result = await runCli(['modules', config, '--json'], { cwd: dir });
+      const env = { OPROC_DATA_DIR: path.join(dir, 'oclif-data') };
+      const result = await runCli(['modules', config, '--json'], { cwd: dir, env });
       expect(result.code, result.stderr).to.equal(0);
-      expect(json(result)).to.deep.include({ ratvs: ['6.18.9', '7.0.15'] });
+      expect(json(result)).to.deep.include({
+        ratvs: ['6.18.9', '7.0.15'],
+        sources: { '6.18.9': ['extra.json'], '7.0.15': ['pi.json'] },
+        module_plugins: [],
+      });
+      const text = await runCli(['modules', config], { cwd: dir, env });
+      expect(text.stdout.split('\n')).to.deep.equal([
+        'RAT versions with processing information: 6.18.9, 7.0.15',
+        '  6.18.9: extra.json',
+        '  7.0.15: pi.json',
+        'module plugins used (every installed one): none',
+        '',
+      ]);
     });
   });
 });
