@@ -54,14 +54,15 @@ export function formatMessage(
   return body.map((line) => (line === '' ? ` ${bang}` : ` ${bang}   ${line}`)).join('\n');
 }
 
-/** Writes one error or warning to `stream` (stderr), colored as oclif colors it. */
+/** Writes one error or warning to `stream` (stderr), colored on a terminal as oclif colors it. */
 export function writeMessage(
   kind: MessageKind,
   message: string,
   suggestions: readonly string[] = [],
   stream: MessageStream = process.stderr,
 ): void {
-  const bang = ux.colorize(kind === 'Error' ? 'red' : 'yellow', '›');
+  // Colored only where it is seen: a log that stderr goes to gets no escape codes.
+  const bang = stream.isTTY ? ux.colorize(kind === 'Error' ? 'red' : 'yellow', '›') : '›';
   stream.write(`${formatMessage(kind, message, { suggestions, width: messageWidth(stream), bang })}\n`);
 }
 
