@@ -59,18 +59,29 @@ export class ModuleCatalog {
     [runTypeSelectorName, { selector: runTypeSelector, source: 'oproc' }],
   ]);
 
+  /** The module plugins the config uses (set by `load`). */
+  private plugins: string[] = [];
+
   private constructor() {}
 
   /** Collects `oproc:modules` hook results from all plugins plus the config's JSON files. */
   static async load(oclif: Config, config: OprocConfig): Promise<ModuleCatalog> {
-    const plugins = await pluginSources(oclif, config);
+    const used = usedModulePlugins(oclif, config);
+    const plugins = await pluginSources(oclif, used);
     const files = await Promise.all(
       config.processingInformationFiles.map(async (file) => ({
         source: displayPath(file),
         contribution: { processing_information: await readInformationFile(file) },
       })),
     );
-    return ModuleCatalog.fromSources([...plugins, ...files]);
+    const catalog = ModuleCatalog.fromSources([...plugins, ...files]);
+    catalog.plugins = [...used];
+    return catalog;
+  }
+
+  /** The module plugins the config uses: those its `module_plugins` names, else every installed one. */
+  modulePlugins(): string[] {
+    return [...this.plugins];
   }
 
   static fromSources(sources: CatalogSource[]): ModuleCatalog {
@@ -261,8 +272,7 @@ export function usedModulePlugins(oclif: Config, config: OprocConfig): Set<strin
 }
 
 /** Hook results of the config's module plugins in the order oclif loaded them, so merging does not depend on timing. */
-async function pluginSources(oclif: Config, config: OprocConfig): Promise<CatalogSource[]> {
-  const used = usedModulePlugins(oclif, config);
+async function pluginSources(oclif: Config, used: Set<string>): Promise<CatalogSource[]> {
   const all = await oclif.runHook('oproc:modules', {});
   const successes = all.successes.filter(({ plugin }) => used.has(plugin.name));
   const failure = all.failures.find(({ plugin }) => used.has(plugin.name));

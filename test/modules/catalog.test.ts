@@ -283,12 +283,15 @@ describe('module catalog', () => {
     /** Installed plugins with an oproc:modules hook, and what each hook gives (an Error: the hook fails). */
     const oclif = (...results: { plugin: string; result: unknown }[]) =>
       ({
-        plugins: new Map([
-          ...results.map(
-            ({ plugin }) => [plugin, { name: plugin, hooks: { 'oproc:modules': [{}] } }] as const,
-          ),
-          ['@oproc/plugin-pouchdb', { name: '@oproc/plugin-pouchdb', hooks: { 'oproc:backends': [{}] } }],
-        ]),
+        plugins: new Map(
+          [
+            ...results.map(({ plugin }) => ({ name: plugin, hooks: { 'oproc:modules': [{}] } })),
+            { name: '@oproc/plugin-pouchdb', hooks: { 'oproc:backends': [{}] } },
+          ].map((plugin): [string, { name: string; hooks: Record<string, object[]> }] => [
+            plugin.name,
+            plugin,
+          ]),
+        ),
         runHook: async () => ({
           successes: [...results]
             .reverse()

@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 
 import { OprocCommand } from '../../base-command.js';
 import type { ModuleDefinition, ProcessingInformation } from '../../engine/types.js';
-import { ModuleCatalog, usedModulePlugins } from '../../modules/catalog.js';
+import { ModuleCatalog } from '../../modules/catalog.js';
 import { modulesTable, runTypeTable } from '../../modules/format.js';
 
 export interface ModulesResult extends ProcessingInformation {
@@ -56,7 +56,7 @@ export default class Modules extends OprocCommand {
     if (args.ratv === undefined) {
       const ratvs = catalog.ratvs();
       const sources = Object.fromEntries(ratvs.map((ratv) => [ratv, catalog.sourcesOf(ratv)]));
-      const plugins = [...usedModulePlugins(this.config, config)];
+      const plugins = catalog.modulePlugins();
       this.log(`RAT versions with processing information: ${ratvs.join(', ') || 'none'}`);
       for (const ratv of ratvs) this.log(`  ${ratv}: ${sources[ratv]!.join(', ')}`);
       const which = config.modulePlugins === undefined ? 'every installed one' : 'named in module_plugins';
