@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // The original tool's command line, unchanged: `offline_processing CONFIG RATV FILETYPE <flags>`.
-import { execute } from '@oclif/core';
+import { main } from '../dist/cli/main.js';
 
-await execute({ args: ['legacy', ...process.argv.slice(2)], dir: import.meta.url });
+await main(['legacy', ...process.argv.slice(2)], import.meta.url);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
+// oclif's execute, with errors printed whole off a terminal (src/cli/main.ts).
+import { main } from '../dist/cli/main.js';
 
-await execute({ dir: import.meta.url });
+await main(process.argv.slice(2), import.meta.url);

@@ -55,12 +55,17 @@ function resetStateDirectory(paths) {
   if (paths.custom) writeCustomConfig(paths);
 }
 
-/** demo/site.json with its database paths moved into the custom state directory. */
+/**
+ * demo/site.json with its database paths moved into the custom state directory; the example
+ * processing information stays in demo/.
+ */
 function writeCustomConfig(paths) {
   const site = JSON.parse(readFileSync(path.join(root, 'demo', 'site.json'), 'utf8'));
   for (const role of ['processing', 'dataflow', 'ratdb']) {
     if (site[role]?.path) site[role].path = path.basename(site[role].path);
   }
+  const files = [site.processing_information ?? []].flat();
+  site.processing_information = files.map((file) => path.resolve(root, 'demo', file));
   writeFileSync(paths.config, JSON.stringify(site, null, 2) + '\n');
 }
 
@@ -116,7 +121,7 @@ function demoSteps(paths) {
     },
     {
       title: `Show the modules of RAT ${ratv}`,
-      why: 'The module plugin says which modules run for which run type, and which RATDB tables each needs.',
+      why: "The config's processing_information names demo/processing_information.example.json, the demo's example (made up, not the experiment's): which modules run for which run type, and which RATDB tables each needs. A site imports its own with oproc modules import processing_information_7_0_8.py.",
       id: 'modules',
       args: ['modules', config, ratv],
     },

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 
-import { Command, Errors } from '@oclif/core';
+import { Command, Errors, Help } from '@oclif/core';
 
 import {
   BackendRegistry,
@@ -8,6 +8,7 @@ import {
   type DatabaseSelection,
   type Databases,
 } from './backends/registry.js';
+import { isUnprinted, printError, writeMessage } from './cli/messages.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
@@ -85,15 +86,44 @@ export abstract class OprocCommand extends Command {
     return super.finally(error);
   }
 
+  /** A warning on stderr, on one line off a terminal and never split inside a word on one (not under --json). */
+  override warn(input: string | Error): string | Error {
+    if (!this.jsonEnabled())
+      writeMessage('Warning', redact(typeof input === 'string' ? input : input.message));
+    return input;
+  }
+
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    const passThrough =
-      error instanceof Errors.ExitError || (error as { oclif?: unknown }).oclif !== undefined;
-    if (passThrough) return super.catch(error);
-    // Ours: the message as written, masked. Anything else (a database gone for good, a bug): exit 1.
-    const code = error instanceof OprocError ? error.exitCode : ExitCode.Partial;
-    const suggestions = error instanceof OprocError ? error.suggestions : [];
-    const cliError = new Errors.CLIError(redact(error.message ?? String(error)), { exit: code, suggestions });
-    process.exitCode = code;
-    return super.catch(Object.assign(cliError, { exitCode: code }));
+    // oclif's own errors (parse errors, exit requests) keep their exit codes; one already printed (by a command
+    // this one ran) is passed on as it is.
+    const ours = isUnprinted(error) && (error as { oclif?: unknown }).oclif === undefined;
+    let shown: Error = error;
+    if (ours) {
+      // Ours: the message as written, masked. Anything else (a database gone for good, a bug): exit 1.
+      const code = error instanceof OprocError ? error.exitCode : ExitCode.Partial;
+      const suggestions = error instanceof OprocError ? error.suggestions : [];
+      const cliError = new Errors.CLIError(redact(error.message ?? String(error)), {
+        exit: code,
+        suggestions,
+      });
+      process.exitCode = code;
+      shown = Object.assign(cliError, { exitCode: code });
+    }
+    if (this.jsonEnabled() || !isUnprinted(shown)) return super.catch(shown);
+    // oclif would print it hard-wrapped at 80 columns: print it here, and let oclif take only the exit code.
+    printError(shown);
+    if ((shown as { showHelp?: boolean }).showHelp) await this.showUsage();
+    throw shown;
+  }
+
+  /** What oclif adds after a parse error (missing argument, unknown flag): the command's usage, on stderr. */
+  private async showUsage(): Promise<void> {
+    const options = {
+      ...this.config.pjson.oclif.helpOptions,
+      sections: ['flags', 'usage', 'arguments'],
+      sendToStderr: true,
+    };
+    process.stderr.write('\n');
+    await new Help(this.config, options).showHelp(process.argv.slice(2));
   }
 }

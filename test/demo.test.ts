@@ -72,6 +72,21 @@ describe('npm run demo', function () {
     expect(result.output).to.not.include('demo stopped');
   });
 
+  it("takes its processing information from the demo's example file, which says it is an example", async () => {
+    const site = JSON.parse(await readFile(path.join(root, 'demo', 'site.json'), 'utf8')) as {
+      processing_information?: unknown;
+    };
+    expect(site.processing_information).to.equal('processing_information.example.json');
+    const info = JSON.parse(
+      await readFile(path.join(root, 'demo', 'processing_information.example.json'), 'utf8'),
+    ) as { ratv: string; description?: string }[];
+    expect(info.map((i) => i.ratv)).to.deep.equal(['7.0.8', '7.0.15']);
+    for (const entry of info) expect(entry.description).to.match(/^Example processing information/);
+    expect(result.output).to.match(
+      /^Processing +sub_run +mac\/processing\/processing\.mac .* demo\/processing_information\.example\.json$/m,
+    );
+  });
+
   it('imports the demo data set', () => {
     expect(result.output).to.match(/data-flow import into .*: 322 new, 0 updated, 0 unchanged/);
   });

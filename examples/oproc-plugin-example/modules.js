@@ -6,9 +6,10 @@
 /** @typedef {import('oproc').Selector} Selector */
 
 /**
- * Processing information for RAT 7.0.8. The experiment's plugin already defines Processing,
- * DataQuality and Analysis for 7.0.8; this adds one new module and the run type that runs it.
- * Redefining an existing module differently would be an error naming both plugins.
+ * Processing information for RAT 7.0.8. A site's own information (the experiment's file, imported
+ * and named in the config) defines Processing, DataQuality and Analysis for 7.0.8; this adds one
+ * new module and the run type that runs it. Redefining an existing module differently would be an
+ * error naming both sources.
  * A function, so each call returns a fresh object that oproc may merge into.
  * @returns {ProcessingInformation}
  */

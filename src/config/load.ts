@@ -22,6 +22,8 @@ const configSchema = z.looseObject({
   ratdb: sectionSchema,
   /** JSON file(s) of processing information, besides what module plugins give. */
   processing_information: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+  /** The module plugins whose processing information this config uses (default: every installed one). */
+  module_plugins: z.array(z.string().min(1, 'must not be empty')).optional(),
   /** The module selector to use (default `run-type`). */
   selector: z.string().min(1).optional(),
   watch: z
@@ -44,6 +46,8 @@ export interface OprocConfig {
   dataflow: DatabaseSection;
   ratdb: DatabaseSection;
   processingInformationFiles: string[];
+  /** The module plugins named in `module_plugins`; undefined when the key is absent (then all installed count). */
+  modulePlugins?: string[];
   selector: string;
   watch: { intervalSeconds: number; leaseSeconds: number };
 }
@@ -86,6 +90,7 @@ export async function loadConfig(file: string): Promise<OprocConfig> {
     processingInformationFiles: (info === undefined ? [] : Array.isArray(info) ? info : [info]).map((p) =>
       path.resolve(baseDir, p),
     ),
+    modulePlugins: value.module_plugins === undefined ? undefined : [...new Set(value.module_plugins)],
     selector: value.selector ?? 'run-type',
     watch: {
       intervalSeconds: value.watch?.interval_seconds ?? 30,

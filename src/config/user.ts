@@ -6,7 +6,7 @@ import Conf from 'conf';
 import { usageError } from '../errors.js';
 
 interface UserSettings {
-  /** Named configs: `oproc watch snoplus 7.0.8 L2 ...` reads the file saved as "snoplus". */
+  /** Named configs: `oproc watch site 7.0.8 L2 ...` reads the file saved as "site". */
   configs: Record<string, string>;
 }
 

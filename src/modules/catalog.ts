@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import type { Config } from '@oclif/core';
 
-import type { OprocConfig } from '../config/load.js';
+import { configError, type OprocConfig } from '../config/load.js';
 import type {
   ModuleDefinition,
   ModulesContribution,
@@ -37,6 +37,8 @@ export interface CatalogSource {
 interface Version {
   info: ProcessingInformation;
   provenance: Provenance;
+  /** Every plugin and file that gave information for this RAT version, in merge order. */
+  sources: string[];
 }
 
 interface RegisteredSelector {
@@ -57,18 +59,29 @@ export class ModuleCatalog {
     [runTypeSelectorName, { selector: runTypeSelector, source: 'oproc' }],
   ]);
 
+  /** The module plugins the config uses (set by `load`). */
+  private plugins: string[] = [];
+
   private constructor() {}
 
   /** Collects `oproc:modules` hook results from all plugins plus the config's JSON files. */
   static async load(oclif: Config, config: OprocConfig): Promise<ModuleCatalog> {
-    const plugins = await pluginSources(oclif);
+    const used = usedModulePlugins(oclif, config);
+    const plugins = await pluginSources(oclif, used);
     const files = await Promise.all(
       config.processingInformationFiles.map(async (file) => ({
         source: displayPath(file),
         contribution: { processing_information: await readInformationFile(file) },
       })),
     );
-    return ModuleCatalog.fromSources([...plugins, ...files]);
+    const catalog = ModuleCatalog.fromSources([...plugins, ...files]);
+    catalog.plugins = [...used];
+    return catalog;
+  }
+
+  /** The module plugins the config uses: those its `module_plugins` names, else every installed one. */
+  modulePlugins(): string[] {
+    return [...this.plugins];
   }
 
   static fromSources(sources: CatalogSource[]): ModuleCatalog {
@@ -103,6 +116,11 @@ export class ModuleCatalog {
     return source;
   }
 
+  /** The plugins and files that gave information for a RAT version, in merge order. */
+  sourcesOf(ratv: string): string[] {
+    return [...this.version(ratv).sources];
+  }
+
   selector(name: string): Selector {
     const entry = this.selectors.get(name);
     if (!entry) {
@@ -126,7 +144,7 @@ export class ModuleCatalog {
       const known = this.ratvs();
       throw usageError(
         `no processing information for RAT version ${ratv} (versions with processing information: ${known.join(', ') || 'none'})`,
-        'Install a module plugin for it, or name a JSON file in the config key "processing_information".',
+        ...howToProvide(ratv),
       );
     }
     return version;
@@ -150,9 +168,11 @@ export class ModuleCatalog {
       version = {
         info: { ratv: info.ratv, processing_modules: {}, modules_for_run_type: {} },
         provenance: { modules: new Map(), runTypeEntries: new Map() },
+        sources: [],
       };
       this.versions.set(info.ratv, version);
     }
+    if (!version.sources.includes(source)) version.sources.push(source);
     for (const [name, definition] of Object.entries(info.processing_modules)) {
       mergeModule(version, source, name, definition);
     }
@@ -215,10 +235,47 @@ export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
-/** Hook results in the order oclif loaded the plugins, so merging does not depend on timing. */
-async function pluginSources(oclif: Config): Promise<CatalogSource[]> {
-  const { successes, failures } = await oclif.runHook('oproc:modules', {});
-  const failure = failures[0];
+/** The three ways a site brings the processing information of a RAT version. */
+function howToProvide(ratv: string): string[] {
+  const file = `processing_information_${ratv.replaceAll('.', '_')}.py`;
+  return [
+    `Import the experiment's file: oproc modules import ${file} > ${ratv}.json`,
+    `Name that JSON file in the config key "processing_information" (a file or a list of files)`,
+    'Or install a module plugin that provides it (oproc plugins install|link), named in the config key "module_plugins" if the config has one',
+  ];
+}
+
+/** The installed plugins that have an `oproc:modules` hook, in the order oclif loaded them. */
+export function installedModulePlugins(oclif: Config): string[] {
+  return [...oclif.plugins.values()]
+    .filter((plugin) => (plugin.hooks['oproc:modules']?.length ?? 0) > 0)
+    .map((plugin) => plugin.name);
+}
+
+/**
+ * The module plugins a config uses: those named in its `module_plugins`, or every installed one
+ * when it names none. A name that is not an installed module plugin is a config error.
+ */
+export function usedModulePlugins(oclif: Config, config: OprocConfig): Set<string> {
+  const installed = installedModulePlugins(oclif);
+  if (config.modulePlugins === undefined) return new Set(installed);
+  for (const name of config.modulePlugins) {
+    if (installed.includes(name)) continue;
+    const why = oclif.plugins.has(name) ? 'is installed but has no oproc:modules hook' : 'is not installed';
+    throw configError(
+      config.file,
+      'module_plugins',
+      `"${name}" ${why} (installed module plugins: ${installed.join(', ') || 'none'})`,
+    );
+  }
+  return new Set(config.modulePlugins);
+}
+
+/** Hook results of the config's module plugins in the order oclif loaded them, so merging does not depend on timing. */
+async function pluginSources(oclif: Config, used: Set<string>): Promise<CatalogSource[]> {
+  const all = await oclif.runHook('oproc:modules', {});
+  const successes = all.successes.filter(({ plugin }) => used.has(plugin.name));
+  const failure = all.failures.find(({ plugin }) => used.has(plugin.name));
   if (failure) {
     throw new OprocError(`module plugin ${failure.plugin.name} failed to load: ${failure.error.message}`);
   }

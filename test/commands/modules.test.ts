@@ -9,9 +9,8 @@ import { json, runCli } from '../support/cli.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const fixture = (name: string) => path.join(root, 'test', 'fixtures', name);
-const plugin = '@oproc/plugin-modules-snoplus';
 
-/** The error text as one line: oclif prefixes error lines with › and wraps them. */
+/** The error text as one line: messages are prefixed with ›, and suggestions come on lines of their own. */
 const oneLine = (stderr: string) => stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 
 describe('oproc modules (built CLI)', () => {
@@ -42,8 +41,9 @@ describe('oproc modules (built CLI)', () => {
       expect(Object.keys(info.processing_modules)).to.deep.equal(['Processing', 'DataQuality', 'Analysis']);
       expect(info.processing_modules.Processing).to.include({ level: 'sub_run', raw_processor: true });
       expect(info.modules_for_run_type.TELLIE).to.deep.equal(['DataQuality', 'Processing']);
-      expect(oneLine(result.stderr)).to.include(
-        'processing_information_7_0_8.py:65:1: skipped a "if" statement',
+      // One line, however long the path of the clone: grep finds it and the path can be copied.
+      expect(result.stderr.split('\n')).to.include(
+        ` ›   Warning: ${fixture('processing_information_7_0_8.py')}:65:1: skipped a "if" statement`,
       );
     });
 
@@ -99,8 +99,16 @@ describe('oproc modules (built CLI)', () => {
     });
   });
 
-  describe('modules CONFIG RATV', () => {
-    async function site(extra: unknown): Promise<string> {
+  describe('modules CONFIG RATV, with the files imported from the experiment and nothing else installed', () => {
+    /** `oproc modules import FIXTURE > dir/NAME`, as a site would bring its information. */
+    async function imported(pyFile: string, name: string): Promise<string> {
+      const result = await runCli(['modules', 'import', fixture(pyFile)]);
+      expect(result.code, result.stderr).to.equal(0);
+      await writeFile(path.join(dir, name), result.stdout);
+      return name;
+    }
+
+    async function site(information: string | string[] | undefined, extra?: unknown): Promise<string> {
       const config = path.join(dir, 'site.json');
       await writeFile(
         config,
@@ -108,13 +116,15 @@ describe('oproc modules (built CLI)', () => {
           processing: { backend: 'pouchdb', path: 'p' },
           dataflow: { backend: 'pouchdb', path: 'p' },
           ratdb: { backend: 'pglite', path: 'r' },
-          processing_information: 'extra.json',
+          ...(information === undefined ? {} : { processing_information: information }),
         }),
       );
-      await writeFile(
-        path.join(dir, 'extra.json'),
-        typeof extra === 'string' ? extra : JSON.stringify(extra),
-      );
+      if (extra !== undefined) {
+        await writeFile(
+          path.join(dir, 'extra.json'),
+          typeof extra === 'string' ? extra : JSON.stringify(extra),
+        );
+      }
       return config;
     }
 
@@ -131,15 +141,31 @@ describe('oproc modules (built CLI)', () => {
       modules_for_run_type: { Physics: ['Recoordination'] },
     };
 
-    it('lists modules and run types from the plugin and the config file, with their sources', async () => {
-      const config = await site([recoordination]);
+    it('the default install holds no processing information', async () => {
+      const config = await site(undefined);
+      // No plugin the user may have installed: oclif's plugin list in an empty data directory.
+      const env = { OPROC_DATA_DIR: path.join(dir, 'oclif-data') };
+      const listed = await runCli(['modules', config, '--json'], { cwd: dir, env });
+      expect(listed.code, listed.stderr).to.equal(0);
+      expect(json(listed)).to.deep.include({ ratvs: [] });
+
+      const result = await runCli(['modules', config, '7.0.8'], { cwd: dir, env });
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.include(
+        'Error: no processing information for RAT version 7.0.8 (versions with processing information: none)',
+      );
+    });
+
+    it('lists modules and run types from the imported file and another file, with their sources', async () => {
+      const config = await site(
+        [await imported('processing_information_7_0_8.py', 'pi.json'), 'extra.json'],
+        [recoordination],
+      );
       const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
       expect(result.code, result.stderr).to.equal(0);
       const lines = result.stdout.split('\n');
       expect(lines.find((l) => l.startsWith('Processing '))).to.match(
-        new RegExp(
-          `sub_run +mac/processing/processing.mac +- +RUN, DAQ_RUN_LEVEL, PMT_DQXX, PMTCALIB +${plugin}`,
-        ),
+        /sub_run +mac\/processing\/processing.mac +- +RUN, DAQ_RUN_LEVEL, PMT_DQXX, PMTCALIB +pi\.json$/,
       );
       expect(lines.find((l) => l.startsWith('Recoordination '))).to.match(
         /run +mac\/recoord.mac +Processing +RUN +extra\.json$/,
@@ -151,7 +177,10 @@ describe('oproc modules (built CLI)', () => {
     });
 
     it('returns the merged information with sources under --json', async () => {
-      const config = await site(recoordination);
+      const config = await site(
+        [await imported('processing_information_7_0_8.py', 'pi.json'), 'extra.json'],
+        recoordination,
+      );
       const result = await runCli(['modules', config, '7.0.8', '--json'], { cwd: dir });
       expect(result.code, result.stderr).to.equal(0);
       const merged = json<{
@@ -162,9 +191,9 @@ describe('oproc modules (built CLI)', () => {
       }>(result);
       expect(merged.ratv).to.equal('7.0.8');
       expect(merged.sources).to.deep.equal({
-        Processing: plugin,
-        DataQuality: plugin,
-        Analysis: plugin,
+        Processing: 'pi.json',
+        DataQuality: 'pi.json',
+        Analysis: 'pi.json',
         Recoordination: 'extra.json',
       });
       expect(merged.processing_modules.Recoordination).to.include({ type: 'macro', raw_processor: false });
@@ -172,37 +201,67 @@ describe('oproc modules (built CLI)', () => {
       expect(merged.modules_for_run_type.Physics).to.include('Recoordination');
     });
 
-    it('names the RAT versions that exist when asked for another, exit 2', async () => {
-      const config = await site([]);
+    it('names the RAT versions that exist when asked for another, and how to provide one, exit 2', async () => {
+      const config = await site([
+        await imported('processing_information_7_0_8.py', 'pi-7.0.8.json'),
+        await imported('processing_information_7_0_15.py', 'pi-7.0.15.json'),
+      ]);
       const result = await runCli(['modules', config, '6.0.0'], { cwd: dir });
       expect(result.code).to.equal(2);
-      expect(oneLine(result.stderr)).to.include('6.0.0').and.include('7.0.8, 7.0.15');
+      const lines = result.stderr.split('\n');
+      expect(lines).to.include(
+        ' ›   Error: no processing information for RAT version 6.0.0 (versions with processing information: 7.0.8, 7.0.15)',
+      );
+      expect(oneLine(result.stderr))
+        .to.include('oproc modules import processing_information_6_0_0.py > 6.0.0.json')
+        .and.include('"processing_information" (a file or a list of files)')
+        .and.include('module plugin');
     });
 
-    it('names both sources when the config file redefines a plugin module differently, exit 2', async () => {
-      const config = await site({
-        ratv: '7.0.8',
-        processing_modules: { Processing: { level: 'sub_run', path: 'mac/mine.mac', raw_processor: true } },
-      });
+    it('names both files when one redefines a module of the other differently, exit 2', async () => {
+      const config = await site(
+        [await imported('processing_information_7_0_8.py', 'pi.json'), 'extra.json'],
+        {
+          ratv: '7.0.8',
+          processing_modules: { Processing: { level: 'sub_run', path: 'mac/mine.mac', raw_processor: true } },
+        },
+      );
       const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
       expect(result.code).to.equal(2);
-      expect(oneLine(result.stderr)).to.include(
-        `module Processing is defined differently by ${plugin} and extra.json`,
-      );
+      expect(result.stderr).to.include('module Processing is defined differently by pi.json and extra.json');
     });
 
     it('names the file, line and column of invalid JSON, exit 2', async () => {
-      const config = await site('[\n  { "ratv": "7.0.8",\n    processing_modules: {} }\n]');
+      const config = await site('extra.json', '[\n  { "ratv": "7.0.8",\n    processing_modules: {} }\n]');
       const result = await runCli(['modules', config, '7.0.8'], { cwd: dir });
       expect(result.code).to.equal(2);
-      expect(oneLine(result.stderr)).to.include('extra.json:3:5');
+      expect(result.stderr).to.include('extra.json:3:5');
     });
 
     it('lists the RAT versions when RATV is left out', async () => {
-      const config = await site({ ratv: '6.18.9', processing_modules: {} });
-      const result = await runCli(['modules', config, '--json'], { cwd: dir });
+      const config = await site(
+        [await imported('processing_information_7_0_15.py', 'pi.json'), 'extra.json'],
+        {
+          ratv: '6.18.9',
+          processing_modules: {},
+        },
+      );
+      const env = { OPROC_DATA_DIR: path.join(dir, 'oclif-data') };
+      const result = await runCli(['modules', config, '--json'], { cwd: dir, env });
       expect(result.code, result.stderr).to.equal(0);
-      expect(json(result)).to.deep.include({ ratvs: ['6.18.9', '7.0.8', '7.0.15'] });
+      expect(json(result)).to.deep.include({
+        ratvs: ['6.18.9', '7.0.15'],
+        sources: { '6.18.9': ['extra.json'], '7.0.15': ['pi.json'] },
+        module_plugins: [],
+      });
+      const text = await runCli(['modules', config], { cwd: dir, env });
+      expect(text.stdout.split('\n')).to.deep.equal([
+        'RAT versions with processing information: 6.18.9, 7.0.15',
+        '  6.18.9: extra.json',
+        '  7.0.15: pi.json',
+        'module plugins used (every installed one): none',
+        '',
+      ]);
     });
   });
 });

@@ -9,7 +9,14 @@ import { ids, type JobDocument } from '../../src/engine/types.js';
 import { listPasses, type PassSelection } from '../../src/operations/passes.js';
 import type { DocumentStore } from '../../src/backends/types.js';
 import { json, runCli, type CliResult } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type BackendKind, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  physicsRuns,
+  scenario,
+  testProcessingInformation,
+  type BackendKind,
+  type Scenario,
+} from '../support/scenario.js';
 
 const label = (kind: BackendKind) =>
   kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL';
@@ -40,7 +47,12 @@ for (const kind of backendKinds) {
     };
 
     before(async () => {
-      s = await scenario(kind);
+      // A second RAT version beside the scenario's: the same modules, as 7.0.8.
+      s = await scenario(kind, { processing_information: ['info.json', 'rat-7.0.8.json'] });
+      await writeFile(
+        path.join(s.dir, 'rat-7.0.8.json'),
+        JSON.stringify({ ...testProcessingInformation, ratv: '7.0.8' }),
+      );
       await s.addRuns(physicsRuns(300000, 300007));
       first = await reprocess('range', s.config, s.ratv, 'L2', '300000', '300003');
       second = await reprocess('one-shot', s.config, s.ratv, 'L2', '300002', '-N', 'Processing');

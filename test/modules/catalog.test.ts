@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,17 +6,24 @@ import path from 'node:path';
 import type { Config } from '@oclif/core';
 import { expect } from 'chai';
 
-import { processingInformation } from '../../plugins/modules-snoplus/src/information.js';
 import type { OprocConfig } from '../../src/config/load.js';
 import { runTypeNames, runTypeWord } from '../../src/engine/run-type.js';
 import type { ModulesContribution, ProcessingInformation } from '../../src/engine/types.js';
 import { ExitCode, OprocError } from '../../src/errors.js';
 import { ModuleCatalog, runTypeSelector, type CatalogSource } from '../../src/modules/catalog.js';
 
-const plugin = '@oproc/plugin-modules-snoplus';
-const snoplus: CatalogSource = {
+/** The example module plugin of the tests (made-up information for RAT 7.0.8 and 7.0.15). */
+const plugin = 'oproc-plugin-modules-example';
+const example: CatalogSource = {
   source: plugin,
-  contribution: { processing_information: processingInformation },
+  contribution: {
+    processing_information: JSON.parse(
+      readFileSync(
+        path.join(import.meta.dirname, '../fixtures/oproc-plugin-modules-example/information.json'),
+        'utf8',
+      ),
+    ) as ProcessingInformation[],
+  },
 };
 
 function info(
@@ -55,7 +63,7 @@ const run = (...bits: string[]) => ({ run: 300050, runtype: runTypeWord(...bits)
 
 describe('module catalog', () => {
   describe('the run-type selector', () => {
-    const catalog = ModuleCatalog.fromSources([snoplus]);
+    const catalog = ModuleCatalog.fromSources([example]);
     const v708 = catalog.forRatv('7.0.8');
 
     it('takes the union over the set bits: a TELLIE run is ExternalSource and TELLIE', async () => {
@@ -93,7 +101,7 @@ describe('module catalog', () => {
     );
 
     it('adds modules of one RAT version from several sources and unions the run-type lists', () => {
-      const merged = ModuleCatalog.fromSources([snoplus, extra]).forRatv('7.0.8');
+      const merged = ModuleCatalog.fromSources([example, extra]).forRatv('7.0.8');
       expect(Object.keys(merged.processing_modules)).to.deep.equal([
         'Processing',
         'DataQuality',
@@ -110,7 +118,7 @@ describe('module catalog', () => {
     });
 
     it('names the source of each module', () => {
-      const catalog = ModuleCatalog.fromSources([snoplus, extra]);
+      const catalog = ModuleCatalog.fromSources([example, extra]);
       expect(catalog.sourceOf('7.0.8', 'Processing')).to.equal(plugin);
       expect(catalog.sourceOf('7.0.8', 'Recoordination')).to.equal('extra.json');
       expect(usageFailure(() => catalog.sourceOf('7.0.8', 'Nope')).message).to.include('Recoordination');
@@ -130,7 +138,7 @@ describe('module catalog', () => {
         'site/processing_information.json',
         info('7.0.8', { Processing: { level: 'sub_run', path: 'mac/other.mac', raw_processor: true } }),
       );
-      const error = usageFailure(() => ModuleCatalog.fromSources([snoplus, clash]));
+      const error = usageFailure(() => ModuleCatalog.fromSources([example, clash]));
       expect(error.message).to.include(plugin).and.include('site/processing_information.json');
       expect(error.message).to.include('ratv 7.0.8').and.include('module Processing').and.include('path');
     });
@@ -156,7 +164,7 @@ describe('module catalog', () => {
     });
 
     it('hands out copies, so a caller cannot change the catalog', () => {
-      const catalog = ModuleCatalog.fromSources([snoplus]);
+      const catalog = ModuleCatalog.fromSources([example]);
       catalog.forRatv('7.0.8').processing_modules.Processing!.path = 'changed';
       expect(catalog.forRatv('7.0.8').processing_modules.Processing!.path).to.equal(
         'mac/processing/processing.mac',
@@ -221,25 +229,29 @@ describe('module catalog', () => {
         'extra.json',
         info('7.0.15', { Recoord: { level: 'run', path: 'r.mac', prerequisites: ['ScintFit'] } }),
       );
-      expect(() => ModuleCatalog.fromSources([snoplus, extra])).not.to.throw();
+      expect(() => ModuleCatalog.fromSources([example, extra])).not.to.throw();
     });
   });
 
   describe('RAT versions and selectors', () => {
     it('lists RAT versions in version order', () => {
-      const catalog = ModuleCatalog.fromSources([snoplus, source('old.json', info('6.18.9', {}))]);
+      const catalog = ModuleCatalog.fromSources([example, source('old.json', info('6.18.9', {}))]);
       expect(catalog.ratvs()).to.deep.equal(['6.18.9', '7.0.8', '7.0.15']);
     });
 
     it('names the versions that exist when asked for one that does not', () => {
-      const error = usageFailure(() => ModuleCatalog.fromSources([snoplus]).forRatv('8.0.0'));
+      const error = usageFailure(() => ModuleCatalog.fromSources([example]).forRatv('8.0.0'));
       expect(error.message).to.include('8.0.0').and.include('7.0.8, 7.0.15');
+      expect(error.suggestions.join('\n'))
+        .to.include('oproc modules import processing_information_8_0_0.py > 8.0.0.json')
+        .and.include('"processing_information"')
+        .and.include('module plugin');
     });
 
     it('offers a plugin selector by name', async () => {
       const bySource = () => ['Processing'];
       const catalog = ModuleCatalog.fromSources([
-        snoplus,
+        example,
         { source: 'sources-plugin', contribution: { selectors: { 'by-source': bySource } } },
       ]);
       expect(catalog.selectorNames()).to.deep.equal(['by-source', 'run-type']);
@@ -254,7 +266,7 @@ describe('module catalog', () => {
     });
 
     it('lists the available selectors for an unknown name', () => {
-      const error = usageFailure(() => ModuleCatalog.fromSources([snoplus]).selector('by-source'));
+      const error = usageFailure(() => ModuleCatalog.fromSources([example]).selector('by-source'));
       expect(error.message).to.include('by-source').and.include('run-type');
     });
   });
@@ -268,18 +280,34 @@ describe('module catalog', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
+    /** Installed plugins with an oproc:modules hook, and what each hook gives (an Error: the hook fails). */
     const oclif = (...results: { plugin: string; result: unknown }[]) =>
       ({
-        plugins: new Map(results.map(({ plugin }) => [plugin, {}])),
+        plugins: new Map(
+          [
+            ...results.map(({ plugin }) => ({ name: plugin, hooks: { 'oproc:modules': [{}] } })),
+            { name: '@oproc/plugin-pouchdb', hooks: { 'oproc:backends': [{}] } },
+          ].map((plugin): [string, { name: string; hooks: Record<string, object[]> }] => [
+            plugin.name,
+            plugin,
+          ]),
+        ),
         runHook: async () => ({
           successes: [...results]
             .reverse()
+            .filter(({ result }) => !(result instanceof Error))
             .map(({ plugin, result }) => ({ plugin: { name: plugin }, result })),
-          failures: [],
+          failures: results
+            .filter(({ result }) => result instanceof Error)
+            .map(({ plugin, result }) => ({ plugin: { name: plugin }, error: result })),
         }),
       }) as unknown as Config;
 
-    const config = (...files: string[]) => ({ processingInformationFiles: files }) as unknown as OprocConfig;
+    const config = (...files: string[]) =>
+      ({ file: 'site.json', processingInformationFiles: files }) as unknown as OprocConfig;
+    const naming = (modulePlugins: string[], ...files: string[]) =>
+      ({ ...config(...files), modulePlugins }) as OprocConfig;
+    const exampleResult = () => structuredClone(example.contribution);
 
     it('merges hook results in plugin order with the JSON files, one object or an array', async () => {
       const one = path.join(dir, 'one.json');
@@ -290,10 +318,7 @@ describe('module catalog', () => {
         JSON.stringify([info('7.0.15', { Fit: { level: 'run', path: 'f.mac' } }), info('5.0.0', {})]),
       );
       const catalog = await ModuleCatalog.load(
-        oclif(
-          { plugin, result: { processing_information: processingInformation } },
-          { plugin: 'other', result: undefined },
-        ),
+        oclif({ plugin, result: exampleResult() }, { plugin: 'other', result: undefined }),
         config(one, many),
       );
       expect(catalog.ratvs()).to.deep.equal(['5.0.0', '7.0.8', '7.0.15']);
@@ -313,6 +338,60 @@ describe('module catalog', () => {
       expect(error.message).to.include('absent.json').and.include('no such file');
     });
 
+    it('without module_plugins, every installed module plugin counts: two of them defining one module differently conflict', async () => {
+      const other = {
+        processing_information: [info('7.0.8', { Processing: { level: 'run', path: 'x.mac' } })],
+      };
+      const error = await loadFailure(
+        oclif({ plugin, result: exampleResult() }, { plugin: '@site/plugin-modules-x', result: other }),
+        config(),
+      );
+      expect(error.message).to.include(
+        `module Processing is defined differently by ${plugin} and @site/plugin-modules-x`,
+      );
+    });
+
+    it('with module_plugins, only the plugins named count, and an unnamed one that fails is left alone', async () => {
+      const other = {
+        processing_information: [info('7.0.8', { Processing: { level: 'run', path: 'x.mac' } })],
+      };
+      const catalog = await ModuleCatalog.load(
+        oclif(
+          { plugin, result: exampleResult() },
+          { plugin: '@site/plugin-modules-x', result: other },
+          { plugin: 'broken-plugin', result: new Error('cannot find module') },
+        ),
+        naming(['@site/plugin-modules-x']),
+      );
+      expect(catalog.ratvs()).to.deep.equal(['7.0.8']);
+      expect(catalog.sourceOf('7.0.8', 'Processing')).to.equal('@site/plugin-modules-x');
+      expect(catalog.forRatv('7.0.8').processing_modules.Processing!.path).to.equal('x.mac');
+    });
+
+    it('module_plugins: [] uses no plugin, only the config files', async () => {
+      const file = path.join(dir, 'pi.json');
+      await writeFile(file, JSON.stringify(info('7.0.8', { Processing: { level: 'run', path: 'p.mac' } })));
+      const catalog = await ModuleCatalog.load(oclif({ plugin, result: exampleResult() }), naming([], file));
+      expect(catalog.ratvs()).to.deep.equal(['7.0.8']);
+      expect(catalog.sourceOf('7.0.8', 'Processing')).to.match(/pi\.json$/);
+    });
+
+    it('a name in module_plugins that is no installed module plugin is a config error naming the installed ones', async () => {
+      const installed = oclif(
+        { plugin, result: exampleResult() },
+        { plugin: '@site/plugin-modules-x', result: {} },
+      );
+      const unknown = await loadFailure(installed, naming(['@site/plugin-modules-y']));
+      expect(unknown.exitCode).to.equal(ExitCode.Usage);
+      expect(unknown.message).to.equal(
+        `config site.json: module_plugins: "@site/plugin-modules-y" is not installed (installed module plugins: ${plugin}, @site/plugin-modules-x)`,
+      );
+      const backend = await loadFailure(installed, naming(['@oproc/plugin-pouchdb']));
+      expect(backend.message).to.include(
+        '"@oproc/plugin-pouchdb" is installed but has no oproc:modules hook',
+      );
+    });
+
     it('names the plugin whose hook returned something unusable', async () => {
       const error = await loadFailure(oclif({ plugin: 'odd-plugin', result: 42 }), config());
       expect(error.message).to.include('odd-plugin');
@@ -320,10 +399,10 @@ describe('module catalog', () => {
   });
 });
 
-// Keeps the plugin's data honest: it must be valid on its own.
-describe('first-party module plugin', () => {
+// Keeps the example's data honest: it must be valid on its own.
+describe('the example module plugin of the tests', () => {
   it('gives valid processing information for 7.0.8 and 7.0.15 with every run type the brief names', () => {
-    const catalog = ModuleCatalog.fromSources([snoplus]);
+    const catalog = ModuleCatalog.fromSources([example]);
     expect(catalog.ratvs()).to.deep.equal(['7.0.8', '7.0.15']);
     const v: ProcessingInformation = catalog.forRatv('7.0.15');
     for (const name of [

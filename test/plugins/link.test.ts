@@ -31,6 +31,7 @@ describe('an external module plugin linked with oproc plugins link (PouchDB + PG
   let oclifDirs: Awaited<ReturnType<typeof tempDir>>;
   let s: Scenario;
   let bySourceConfig: string;
+  let rat708: string;
   let linked = false;
 
   // oclif keeps the plugin list in OPROC_DATA_DIR and caches in OPROC_CACHE_DIR: temp dirs keep the user's own
@@ -62,8 +63,19 @@ describe('an external module plugin linked with oproc plugins link (PouchDB + PG
       { run: 300103, types: ['Physics'], subruns: 1 },
     ]);
     await s.withDatabases((db) => db.ratdb.load(extraTables(300100, 300103)));
-    bySourceConfig = path.join(s.dir, 'by-source.json');
+    // RAT 7.0.8 as a site brings it: the experiment's file, imported, beside the tests' own information.
+    const imported = await cli(
+      'modules',
+      'import',
+      path.join(root, 'test', 'fixtures', 'processing_information_7_0_8.py'),
+    );
+    expect(imported.code, imported.stderr).to.equal(0);
+    rat708 = path.join(s.dir, 'rat-7.0.8.json');
+    await writeFile(rat708, imported.stdout);
     const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
+    config.processing_information = ['info.json', 'rat-7.0.8.json'];
+    await writeFile(s.config, JSON.stringify(config, null, 2));
+    bySourceConfig = path.join(s.dir, 'by-source.json');
     await writeFile(bySourceConfig, JSON.stringify({ ...config, selector: 'by-source' }, null, 2));
 
     const before = await cli('plugins');
@@ -95,7 +107,7 @@ describe('an external module plugin linked with oproc plugins link (PouchDB + PG
     );
   });
 
-  it('oproc modules shows the new module of 7.0.8 beside the first-party ones, with the plugin as its source', async () => {
+  it("oproc modules shows the new module of 7.0.8 beside the site's imported ones, with the plugin as its source", async () => {
     const result = json<ModulesResult>(await cli('modules', s.config, '7.0.8', '--json'));
     expect(result.processing_modules.AntinuFit).to.deep.include({
       level: 'run_root',
@@ -104,7 +116,7 @@ describe('an external module plugin linked with oproc plugins link (PouchDB + PG
     });
     expect(result.sources).to.include({
       AntinuFit: pluginName,
-      Processing: '@oproc/plugin-modules-snoplus',
+      Processing: rat708,
     });
     expect(result.modules_for_run_type.Physics).to.have.members([
       'Processing',

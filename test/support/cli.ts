@@ -43,7 +43,7 @@ export function json<T = Record<string, unknown>>(result: CliResult): T {
   }
 }
 
-/** stderr as one line: oclif prefixes error lines with › and wraps them to the terminal width. */
+/** stderr as one line: messages are prefixed with ›, and suggestions come on lines of their own. */
 export function oneLine(text: string): string {
   return text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 }

@@ -24,7 +24,7 @@ import { couchServer, postgresServer, type RunningServer } from './servers.js';
 export type BackendKind = 'embedded' | 'servers';
 export const backendKinds: BackendKind[] = ['embedded', 'servers'];
 
-/** The RAT version of the test processing information (distinct from the first-party plugin's). */
+/** The RAT version of the test processing information (distinct from the example information's 7.0.8 and 7.0.15). */
 export const testRatv = '9.9.0';
 
 export const testProcessingInformation = {

@@ -6,7 +6,7 @@ import { UserSettingsStore } from '../../config/user.js';
 
 export default class ConfigsAdd extends OprocCommand {
   static override summary = 'Save a config file under a short name, usable wherever a command takes CONFIG.';
-  static override examples = ['<%= config.bin %> <%= command.id %> snoplus /etc/oproc/snoplus.json'];
+  static override examples = ['<%= config.bin %> <%= command.id %> site /etc/oproc/site.json'];
   static override args = {
     name: Args.string({ description: 'Short name', required: true }),
     file: Args.string({ description: 'Config file (JSON or YAML)', required: true }),

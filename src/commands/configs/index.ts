@@ -4,7 +4,7 @@ import { UserSettingsStore } from '../../config/user.js';
 export default class Configs extends OprocCommand {
   static override summary = 'List the configs saved by name (user settings).';
   static override description =
-    'Any command takes a saved name wherever it takes CONFIG: `oproc watch snoplus 7.0.8 L2 -r 300000`. A file at that path wins over a name.';
+    'Any command takes a saved name wherever it takes CONFIG: `oproc watch site 7.0.8 L2 -r 300000`. A file at that path wins over a name.';
   static override examples = ['<%= config.bin %> <%= command.id %>'];
 
   async run(): Promise<{ configs: Record<string, string>; settings: string }> {

@@ -6,7 +6,7 @@ import { usageError } from '../../errors.js';
 
 export default class ConfigsRemove extends OprocCommand {
   static override summary = 'Forget a saved config name (the file itself is left alone).';
-  static override examples = ['<%= config.bin %> <%= command.id %> snoplus'];
+  static override examples = ['<%= config.bin %> <%= command.id %> site'];
   static override args = { name: Args.string({ description: 'Saved name', required: true }) };
 
   async run(): Promise<{ removed: string }> {

@@ -16,6 +16,10 @@ export interface ModulesResult extends ProcessingInformation {
 
 export interface VersionsResult {
   ratvs: string[];
+  /** RAT version to the plugins and files that gave its modules. */
+  sources: Record<string, string[]>;
+  /** The module plugins the config uses: those its `module_plugins` names, else every installed one. */
+  module_plugins: string[];
   selectors: Record<string, string>;
   selector: string;
 }
@@ -23,10 +27,11 @@ export interface VersionsResult {
 export default class Modules extends OprocCommand {
   static override summary = 'Show the modules of a RAT version and which run types run them.';
   static override description =
-    'Merges the processing information of every module plugin and of the JSON files the config names ' +
-    '(key "processing_information"), and lists each module of RATV with its level, macro path, ' +
-    'prerequisites, required RATDB tables and the plugin or file that defined it, then the run-type table. ' +
-    'Without RATV, lists the RAT versions that have processing information. Opens no database. ' +
+    'Merges the processing information of the JSON files the config names (key "processing_information") ' +
+    'and of its module plugins (those its key "module_plugins" names, else every installed one), and lists ' +
+    'each module of RATV with its level, macro path, prerequisites, required RATDB tables and the plugin or ' +
+    'file that defined it, then the run-type table. Without RATV, lists the RAT versions that have processing ' +
+    'information, with their sources. Opens no database. ' +
     'Exit codes: 0 shown; 2 bad config, invalid processing information or unknown RATV.';
 
   static override examples = [
@@ -49,8 +54,14 @@ export default class Modules extends OprocCommand {
     );
     catalog.selector(config.selector); // an unknown selector in the config is worth saying here too
     if (args.ratv === undefined) {
-      this.log(`RAT versions with processing information: ${catalog.ratvs().join(', ') || 'none'}`);
-      return { ratvs: catalog.ratvs(), selectors, selector: config.selector };
+      const ratvs = catalog.ratvs();
+      const sources = Object.fromEntries(ratvs.map((ratv) => [ratv, catalog.sourcesOf(ratv)]));
+      const plugins = catalog.modulePlugins();
+      this.log(`RAT versions with processing information: ${ratvs.join(', ') || 'none'}`);
+      for (const ratv of ratvs) this.log(`  ${ratv}: ${sources[ratv]!.join(', ')}`);
+      const which = config.modulePlugins === undefined ? 'every installed one' : 'named in module_plugins';
+      this.log(`module plugins used (${which}): ${plugins.join(', ') || 'none'}`);
+      return { ratvs, sources, module_plugins: plugins, selectors, selector: config.selector };
     }
     const ratv = args.ratv;
     const info = catalog.forRatv(ratv);
