@@ -76,6 +76,41 @@ async function nodeUp(url: string): Promise<boolean> {
   }
 }
 
+/** fetch() refuses URLs with credentials: the origin, and the URL's user as a Basic header. */
+export function splitCredentials(url: string): { origin: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (parsed.username) {
+    const auth = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+    headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
+  return { origin: `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, ''), headers };
+}
+
+/** A request to a CouchDB as its admin (the URL's credentials): status and JSON body. */
+export async function couchRequest(
+  url: string,
+  method: string,
+  target: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const { origin, headers } = splitCredentials(url);
+  const response = await fetch(`${origin}${target}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+/** Deletes databases of a test (missing ones are fine). */
+export async function deleteDatabases(url: string, names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map((name) => couchRequest(url, 'DELETE', `/${encodeURIComponent(name)}`).catch(() => undefined)),
+  );
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
