@@ -16,6 +16,7 @@ import {
   deleteDatabases,
 } from '../support/apache-couch.js';
 import { backendContext, tempDir } from '../support/context.js';
+import { describeKind } from '../support/scenario.js';
 import { freePort, startCouch, type RunningCouch } from '../support/couch-server.js';
 import { couchServer } from '../support/servers.js';
 import { documentStoreContract } from './document-store.contract.js';
@@ -242,11 +243,7 @@ describe('couchdb backend', () => {
 });
 
 /** Real Apache CouchDB 3: new databases are admin-only, and only a server admin creates one. */
-const apacheDescribe = apacheMissing ? describe.skip : describe;
-if (apacheMissing) {
-  describe('couchdb backend on Apache CouchDB', () => it(`skipped: ${apacheMissing}`));
-}
-apacheDescribe('couchdb backend on Apache CouchDB', function () {
+describeKind('apache', 'couchdb backend on Apache CouchDB', function () {
   this.timeout(60_000);
   let admin: string;
   let plain: URL;
