@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -126,6 +126,9 @@ export async function startApacheCouch(options: { nodes?: number } = {}): Promis
   if (!kit) throw new Error('no CouchDB kit on this machine (../shared/couchdb)');
   const nodes = options.nodes ?? 1;
   const dir = await mkdtemp(path.join(tmpdir(), 'oproc-apache-couch-'));
+  // A run killed from outside (CI's timeout) cannot stop its nodes: CI stops the DIRs listed here.
+  const ledger = process.env.OPROC_TEST_COUCH_DIRS;
+  if (ledger) await appendFile(ledger, `${dir}\n`);
   try {
     const { stdout } = await run('bash', [path.join(kit, 'start'), dir, '--nodes', String(nodes)], {
       env: { ...process.env, COUCHDB_START_TIMEOUT: '120' },
