@@ -204,6 +204,13 @@ export class CouchClient {
     if (!(await this.loggedInAs(user))) {
       return configError(`CouchDB at ${this.serverDescription} refused the password of user "${user}"`);
     }
+    if (method === 'PUT' && request.path?.startsWith('_design/')) {
+      const design = decodeURIComponent(request.path);
+      return configError(
+        `user "${user}" may not write ${design} in ${where} (HTTP ${status}): only an admin of the ` +
+          'database or a server admin may; run `oproc init CONFIG` with an admin in the url',
+      );
+    }
     if (creating) {
       return configError(
         `user "${user}" may not create the database ${where} (HTTP ${status}): only a CouchDB server ` +
