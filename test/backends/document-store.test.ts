@@ -340,12 +340,18 @@ describeKind('apache', 'couchdb backend on Apache CouchDB', function () {
       expect(await store.bulkWrite([{ _id: 'job_1_Processing', run: 1 }])).to.have.length(1);
       expect((await store.getMany(['job_1_Processing'])).get('job_1_Processing')).to.include({ run: 1 });
       expect(asked).to.deep.equal([user]);
+      // Design documents are a database admin's: a member is told so, not that it is no member.
+      const error = await failure(
+        store.ensureDesign({ name: 'oproc', views: { v: { map: 'function (doc) {}' } } }),
+      );
+      expect(error.message).to.contain(`user "${user}" may not write _design/oproc in`);
+      expect(error.message).to.contain('only an admin of the database or a server admin may');
     } finally {
       await store.close();
     }
   });
 
-  it('a missing database says to run oproc init; a since it never gave is not taken for one', async () => {
+  it('a missing database (404 not_found, whatever the reason) says to run oproc init', async () => {
     const store = await openCouch({ url: admin, database: freshDatabaseName() });
     try {
       expect((await failure(store.getMany(['job_1_Processing']))).message).to.match(
