@@ -9,7 +9,14 @@ import { expect } from 'chai';
 import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
 import pouchdbBackends from '../../plugins/pouchdb/src/hooks/backends.js';
 import type { BackendContext, DocumentStore, DocumentStoreFactory } from '../../src/backends/types.js';
+import {
+  apacheCouchMissing,
+  apacheCouchServer,
+  couchRequest,
+  deleteDatabases,
+} from '../support/apache-couch.js';
 import { backendContext, tempDir } from '../support/context.js';
+import { describeKind } from '../support/scenario.js';
 import { freePort, startCouch, type RunningCouch } from '../support/couch-server.js';
 import { couchServer } from '../support/servers.js';
 import { documentStoreContract } from './document-store.contract.js';
@@ -64,6 +71,26 @@ documentStoreContract('couchdb (CouchDB protocol server)', async () => {
     },
   };
 });
+
+const apacheMissing = apacheCouchMissing();
+if (apacheMissing) {
+  describe('document store contract: couchdb (Apache CouchDB)', () => it(`skipped: ${apacheMissing}`));
+} else {
+  documentStoreContract('couchdb (Apache CouchDB)', async () => {
+    const server = (await apacheCouchServer())!;
+    const section = { url: server.url, database: freshDatabaseName() };
+    const store = await openCouch(section);
+    const elsewhere = await openCouch(section);
+    return {
+      store,
+      elsewhere,
+      cleanup: async () => {
+        await Promise.all([store.close(), elsewhere.close()]);
+        await deleteDatabases(server.url, [section.database]);
+      },
+    };
+  });
+}
 
 documentStoreContract('pouchdb (embedded)', async () => {
   const temp = await tempDir('oproc-pouchdb-');
@@ -208,8 +235,132 @@ describe('couchdb backend', () => {
 
     it('a URL without a user says to name one', async () => {
       const error = await failure(openCouch({ url: server.url, database }));
-      expect(error.message).to.match(/requires authentication: name the user in the url/);
+      expect(error.message).to.match(
+        /refused access to .*\/secured without a login \(HTTP 401\): name a user in the url/,
+      );
     });
+  });
+});
+
+/** Real Apache CouchDB 3: new databases are admin-only, and only a server admin creates one. */
+describeKind('apache', 'couchdb backend on Apache CouchDB', function () {
+  this.timeout(60_000);
+  let admin: string;
+  let plain: URL;
+  const user = `oproc-user-${randomBytes(4).toString('hex')}`;
+  const created: string[] = [];
+  const as = (name: string, password?: string) => {
+    const url = new URL(plain.href);
+    url.username = name;
+    if (password !== undefined) url.password = password;
+    return url.href.replace(/\/$/, '');
+  };
+  const adminDatabase = async () => {
+    const name = freshDatabaseName();
+    created.push(name);
+    expect((await couchRequest(admin, 'PUT', `/${name}`)).status).to.equal(201);
+    return name;
+  };
+
+  before(async () => {
+    admin = (await apacheCouchServer())!.url;
+    plain = new URL(admin);
+    plain.username = '';
+    plain.password = '';
+    const doc = { name: user, password: 'member-secret', roles: [], type: 'user' };
+    const answer = await couchRequest(admin, 'PUT', `/_users/org.couchdb.user:${user}`, doc);
+    expect(answer.status, JSON.stringify(answer.body)).to.be.oneOf([201, 202]);
+  });
+  after(async () => {
+    if (admin) await deleteDatabases(admin, created);
+  });
+
+  it('creating a database without a login is a config error naming it (URL masked)', async () => {
+    const database = freshDatabaseName();
+    const store = await openCouch({ url: as(''), database });
+    try {
+      const error = await failure(store.create());
+      expect(error.message).to.contain(`refused creating the database ${plain.origin}/${database}`);
+      expect(error.message).to.contain('without a login (HTTP 401)');
+      expect(error.message).to.match(/^config test-config: processing\.url: /);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a user who is not a server admin may not create a database, and is told who may', async () => {
+    const database = freshDatabaseName();
+    const store = await openCouch({ url: as(user, 'member-secret'), database });
+    try {
+      const error = await failure(store.create());
+      expect(error.message).to.contain(`user "${user}" may not create the database`);
+      expect(error.message).to.contain(`${as(user, '***')}/${database}`);
+      expect(error.message).to.contain('only a CouchDB server admin may');
+      expect(error.message).to.not.contain('member-secret');
+    } finally {
+      await store.close();
+    }
+    expect((await couchRequest(admin, 'GET', `/${database}`)).status, 'nothing created').to.equal(404);
+  });
+
+  it('an admin-only database refuses a user who is not its member, at open, naming it', async () => {
+    const database = await adminDatabase();
+    const error = await failure(openCouch({ url: as(user, 'member-secret'), database }));
+    expect(error.message).to.contain(
+      `CouchDB refused user "${user}" access to ${as(user, '***')}/${database}`,
+    );
+    expect(error.message).to.contain('HTTP 403');
+    expect(error.message).to.contain('_security');
+    const anonymous = await failure(openCouch({ url: as(''), database }));
+    expect(anonymous.message).to.contain(`refused access to ${plain.origin}/${database} without a login`);
+  });
+
+  it('a wrong password is refused as such, not as missing rights', async () => {
+    const error = await failure(openCouch({ url: as(user, 'hunter2'), database: freshDatabaseName() }));
+    expect(error.message).to.contain(`refused the password of user "${user}"`);
+    expect(error.message).to.not.contain('hunter2');
+  });
+
+  it('a member (granted in _security) reads and writes with the password asked for once', async () => {
+    const database = await adminDatabase();
+    const security = { admins: { names: [], roles: [] }, members: { names: [user], roles: [] } };
+    expect((await couchRequest(admin, 'PUT', `/${database}/_security`, security)).status).to.equal(200);
+    const asked: string[] = [];
+    const store = await openCouch(
+      { url: as(user), database },
+      {
+        password: async (name) => {
+          asked.push(name);
+          return 'member-secret';
+        },
+      },
+    );
+    try {
+      await store.create(); // exists: no admin needed
+      expect(await store.bulkWrite([{ _id: 'job_1_Processing', run: 1 }])).to.have.length(1);
+      expect((await store.getMany(['job_1_Processing'])).get('job_1_Processing')).to.include({ run: 1 });
+      expect(asked).to.deep.equal([user]);
+      // Design documents are a database admin's: a member is told so, not that it is no member.
+      const error = await failure(
+        store.ensureDesign({ name: 'oproc', views: { v: { map: 'function (doc) {}' } } }),
+      );
+      expect(error.message).to.contain(`user "${user}" may not write _design/oproc in`);
+      expect(error.message).to.contain('only an admin of the database or a server admin may');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a missing database (404 not_found, whatever the reason) says to run oproc init', async () => {
+    const store = await openCouch({ url: admin, database: freshDatabaseName() });
+    try {
+      expect((await failure(store.getMany(['job_1_Processing']))).message).to.match(
+        /does not exist: run `oproc init CONFIG`/,
+      );
+      expect((await failure(store.currentSeq!())).message).to.match(/does not exist/);
+    } finally {
+      await store.close();
+    }
   });
 });
 

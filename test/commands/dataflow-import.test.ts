@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -9,6 +10,7 @@ import { importDataflow } from '../../src/dataflow/import.js';
 import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
 import pouchdbBackends from '../../plugins/pouchdb/src/hooks/backends.js';
 import { backendContext, tempDir } from '../support/context.js';
+import { apacheCouchMissing, apacheCouchServer, deleteDatabases } from '../support/apache-couch.js';
 import { couchServer } from '../support/servers.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -71,6 +73,10 @@ function withBulkWrite(store: DocumentStore, bulkWrite: DocumentStore['bulkWrite
 
 interface Backend {
   name: string;
+  /** Why this backend cannot run here (no Apache CouchDB), if it cannot. */
+  missing?: string;
+  /** Drops the databases the suite made on a shared server. */
+  dropAll?(): Promise<void>;
   /** The dataflow section of CONFIG, for a fresh database. */
   section(dir: string): Promise<Record<string, unknown>>;
   open(section: Record<string, unknown>, dir: string): Promise<DocumentStore>;
@@ -101,11 +107,36 @@ const backends: Backend[] = [
       return factory(backendContext('dataflow', section, { baseDir: dir }));
     },
   },
+  {
+    name: 'couchdb (Apache CouchDB)',
+    missing: apacheCouchMissing(),
+    section: async () => {
+      const database = `oproc-dataflow-import-${randomBytes(5).toString('hex')}`;
+      apacheDatabases.push(database);
+      return { backend: 'couchdb', url: (await apacheCouchServer())!.url, database };
+    },
+    dropAll: async () => {
+      const server = await apacheCouchServer();
+      if (server) await deleteDatabases(server.url, apacheDatabases.splice(0));
+    },
+    open: async (section, dir) => {
+      const factory = (await couchdbBackends()).documentStores?.couchdb;
+      if (!factory) throw new Error('the couchdb plugin provides no document store');
+      return factory(backendContext('dataflow', section, { baseDir: dir }));
+    },
+  },
 ];
 
+const apacheDatabases: string[] = [];
+
 for (const backend of backends) {
+  if (backend.missing) {
+    describe(`oproc dataflow import — ${backend.name}`, () => it(`skipped: ${backend.missing}`));
+    continue;
+  }
   describe(`oproc dataflow import — ${backend.name}`, function () {
     this.timeout(120_000);
+    after(async () => backend.dropAll?.());
     let dir: string;
     let remove: () => Promise<void>;
     let section: Record<string, unknown>;

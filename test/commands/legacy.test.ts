@@ -4,10 +4,17 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  scenario,
+  type Scenario,
+} from '../support/scenario.js';
 
 for (const kind of backendKinds) {
-  describe(`offline_processing, the original command line (${kind})`, function () {
+  describeKind(kind, `offline_processing, the original command line (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
 

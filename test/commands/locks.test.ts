@@ -6,7 +6,14 @@ import type { LocksResult } from '../../src/commands/locks/index.js';
 import type { ReleaseResult } from '../../src/commands/locks/release.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  scenario,
+  type Scenario,
+} from '../support/scenario.js';
 
 /** Stderr as one line: oclif wraps long messages. */
 const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
@@ -14,7 +21,7 @@ const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g
 const lockId = ids.calibrationLock('PCA');
 
 for (const kind of backendKinds) {
-  describe(`oproc locks (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `oproc locks (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     const locks = (...rest: string[]) => runCli(['locks', s.config, ...rest]);

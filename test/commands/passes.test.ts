@@ -11,15 +11,15 @@ import type { DocumentStore } from '../../src/backends/types.js';
 import { json, runCli, type CliResult } from '../support/cli.js';
 import {
   backendKinds,
+  backendLabel,
+  describeKind,
   physicsRuns,
   scenario,
   testProcessingInformation,
-  type BackendKind,
   type Scenario,
 } from '../support/scenario.js';
 
-const label = (kind: BackendKind) =>
-  kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL';
+const label = backendLabel;
 
 /** `run module pass` of each TSV line under the header. */
 function listed(result: CliResult): string[] {
@@ -34,7 +34,7 @@ function listed(result: CliResult): string[] {
 const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 
 for (const kind of backendKinds) {
-  describe(`oproc passes (${label(kind)})`, function () {
+  describeKind(kind, `oproc passes (${label(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     let first: string;
@@ -288,7 +288,7 @@ for (const kind of backendKinds) {
     });
   });
 
-  describe(`reading passes in bounded requests (${label(kind)})`, function () {
+  describeKind(kind, `reading passes in bounded requests (${label(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     const runs = [300000, 300001, 300002, 300003, 300004];

@@ -6,10 +6,17 @@ import { expect } from 'chai';
 import type { SubmissionResult } from '../../src/engine/reprocess.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  scenario,
+  type Scenario,
+} from '../support/scenario.js';
 
 for (const kind of backendKinds) {
-  describe(`reprocess commands (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `reprocess commands (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     const reprocess = (mode: string, ...rest: string[]) =>

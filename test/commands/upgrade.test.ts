@@ -2,13 +2,20 @@ import { expect } from 'chai';
 
 import { dataflowDesign } from '../../src/engine/design.js';
 import { runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  scenario,
+  type Scenario,
+} from '../support/scenario.js';
 
 /** The data-flow design document as an oproc before `by_filetype` installed it. */
 const olderDesign = { name: dataflowDesign.name, views: { by_run: dataflowDesign.views.by_run! } };
 
 for (const kind of backendKinds) {
-  describe(`a data-flow database set up by an older oproc (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `a data-flow database set up by an older oproc (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     beforeEach(async () => {

@@ -9,7 +9,16 @@ import type { WatchSummary } from '../../src/cli/watch-command.js';
 import { dataflowDesign } from '../../src/engine/design.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, ratdbTablesFor, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  ratdbTablesFor,
+  scenario,
+  serverKinds,
+  type Scenario,
+} from '../support/scenario.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -61,7 +70,7 @@ async function oneDatabase(s: Scenario, leaseSeconds: number): Promise<void> {
 }
 
 for (const kind of backendKinds) {
-  describe(`watch and block (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `watch and block (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     const watchOnce = (...rest: string[]) =>
@@ -288,7 +297,7 @@ for (const kind of backendKinds) {
     });
 
     // Leases matter where two processes can open the database: the servers (an embedded one takes one process).
-    if (kind === 'servers') {
+    if (serverKinds.includes(kind)) {
       it('a watcher wakes when the document that completes a run is written, not after its interval', async () => {
         await s.addRuns(physicsRuns(300000, 300001));
         const watcher = startWatch([s.config, s.ratv, 'L2', '-r', '299999', '--interval', '600']);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 
 import type { StoredDocument } from '../../src/backends/types.js';
 import { DataflowReader, type DataflowWarning, type RunData } from '../../src/engine/dataflow.js';
-import { backendKinds, scenario, type Scenario } from '../support/scenario.js';
+import { backendKinds, backendLabel, describeKind, scenario, type Scenario } from '../support/scenario.js';
 
 /** What the reader must return, worked out from the documents themselves (DESIGN.md 1.1). */
 function expected(docs: readonly StoredDocument[], first: number, last: number): RunData[] {
@@ -38,7 +38,7 @@ function file(run: number, filetype: unknown, subrun: unknown, tag = ''): Stored
 }
 
 for (const kind of backendKinds) {
-  describe(`data-flow reader for one filetype (${kind})`, function () {
+  describeKind(kind, `data-flow reader for one filetype (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     beforeEach(async () => {

@@ -10,10 +10,13 @@ import { DataflowFeed, isDataflowChange, settleMs } from '../../src/engine/feed.
 import { ids } from '../../src/engine/types.js';
 import { dataflowDocsFor } from '../support/scenario.js';
 import { backendContext, tempDir } from '../support/context.js';
+import { apacheCouchMissing, apacheCouchServer, deleteDatabases } from '../support/apache-couch.js';
 import { couchServer } from '../support/servers.js';
 
 interface Backend {
   name: string;
+  /** Why this backend cannot run here (no Apache CouchDB), if it cannot. */
+  missing?: string;
   /** A store on a fresh data-flow database, and how to drop it. */
   open(): Promise<{ store: DocumentStore; cleanup(): Promise<void> }>;
 }
@@ -48,6 +51,28 @@ const backends: Backend[] = [
       const store = await factory(backendContext('dataflow', section));
       await store.create();
       return { store, cleanup: () => store.close() };
+    },
+  },
+  {
+    name: 'Apache CouchDB',
+    missing: apacheCouchMissing(),
+    open: async () => {
+      const factory = (await couchdbBackends()).documentStores!.couchdb!;
+      const server = (await apacheCouchServer())!;
+      const section = {
+        backend: 'couchdb',
+        url: server.url,
+        database: `oproc-feed-${randomBytes(5).toString('hex')}`,
+      };
+      const store = await factory(backendContext('dataflow', section));
+      await store.create();
+      return {
+        store,
+        cleanup: async () => {
+          await store.close();
+          await deleteDatabases(server.url, [section.database]);
+        },
+      };
     },
   },
 ];
@@ -107,6 +132,10 @@ describe('which changes wake a watcher', () => {
 });
 
 for (const backend of backends) {
+  if (backend.missing) {
+    describe(`the data-flow change feed (${backend.name})`, () => it(`skipped: ${backend.missing}`));
+    continue;
+  }
   describe(`the data-flow change feed (${backend.name})`, function () {
     this.timeout(60_000);
     let store: DocumentStore;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 
 import { readJobDocuments, writeIntents, type PassIntent } from '../../src/engine/jobs.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
-import { backendKinds, scenario, type Scenario } from '../support/scenario.js';
+import { backendKinds, backendLabel, describeKind, scenario, type Scenario } from '../support/scenario.js';
 
 function intent(run: number, submission: string): PassIntent {
   return {
@@ -27,7 +27,7 @@ function intent(run: number, submission: string): PassIntent {
 }
 
 for (const kind of backendKinds) {
-  describe(`writing job documents (${kind})`, function () {
+  describeKind(kind, `writing job documents (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;
     beforeEach(async () => {

@@ -2,7 +2,14 @@ import { expect } from 'chai';
 
 import type { Databases } from '../../src/backends/registry.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
-import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  physicsRuns,
+  scenario,
+  type Scenario,
+  backendLabel,
+  describeKind,
+  serverKinds,
+} from '../support/scenario.js';
 import { checkJobs, docsWithPrefix, killLeftovers, startCli } from './support.js';
 
 const first = 500000;
@@ -73,63 +80,77 @@ async function gridClient(
   return { changes, conflicts, writes };
 }
 
-describe('reliability: a grid client updates statuses while a reprocess appends passes (pouchdb-server + PostgreSQL)', function () {
-  this.timeout(300_000);
-  let s: Scenario;
+for (const kind of serverKinds) {
+  describeKind(
+    kind,
+    `reliability: a grid client updates statuses while a reprocess appends passes (${backendLabel(kind)})`,
+    function () {
+      this.timeout(300_000);
+      let s: Scenario;
 
-  before(async () => {
-    s = await scenario('servers');
-    await s.addRuns([
-      ...physicsRuns(first, first + runCount - 1, { subruns: 2, filetypes: ['L2'] }),
-      { run: first + runCount },
-    ]);
-  });
-  afterEach(killLeftovers);
-  after(() => s.cleanup());
+      before(async () => {
+        s = await scenario(kind);
+        await s.addRuns([
+          ...physicsRuns(first, first + runCount - 1, { subruns: 2, filetypes: ['L2'] }),
+          { run: first + runCount },
+        ]);
+      });
+      afterEach(killLeftovers);
+      after(() => s.cleanup());
 
-  it("keeps every grid change and every one of oproc's passes, each once", async () => {
-    const range = ['reprocess', 'range', s.config, s.ratv, 'L2', String(first), String(first + runCount - 1)];
-    // Pass 0 everywhere first, for the grid client to work on from the start.
-    const seed = startCli(range);
-    expect((await seed.exit).code, seed.stderr()).to.equal(0);
+      it("keeps every grid change and every one of oproc's passes, each once", async () => {
+        const range = [
+          'reprocess',
+          'range',
+          s.config,
+          s.ratv,
+          'L2',
+          String(first),
+          String(first + runCount - 1),
+        ];
+        // Pass 0 everywhere first, for the grid client to work on from the start.
+        const seed = startCli(range);
+        expect((await seed.exit).code, seed.stderr()).to.equal(0);
 
-    const reprocesses = [startCli(range, { OPROC_BATCH_SIZE: '10' })];
-    let running = true;
-    const grid = s.withDatabases((db) => gridClient(db, () => !running));
-    const second = await reprocesses[0]!.exit;
-    // A second reprocess right after, so the grid client also races passes appended to changed documents.
-    reprocesses.push(startCli(range, { OPROC_BATCH_SIZE: '10' }));
-    const third = await reprocesses[1]!.exit;
-    running = false;
-    const { changes, conflicts, writes } = await grid;
-    expect(second.code, reprocesses[0]!.stderr()).to.equal(0);
-    expect(third.code, reprocesses[1]!.stderr()).to.equal(0);
+        const reprocesses = [startCli(range, { OPROC_BATCH_SIZE: '10' })];
+        let running = true;
+        const grid = s.withDatabases((db) => gridClient(db, () => !running));
+        const second = await reprocesses[0]!.exit;
+        // A second reprocess right after, so the grid client also races passes appended to changed documents.
+        reprocesses.push(startCli(range, { OPROC_BATCH_SIZE: '10' }));
+        const third = await reprocesses[1]!.exit;
+        running = false;
+        const { changes, conflicts, writes } = await grid;
+        expect(second.code, reprocesses[0]!.stderr()).to.equal(0);
+        expect(third.code, reprocesses[1]!.stderr()).to.equal(0);
 
-    const jobs = await s.withDatabases((db) => docsWithPrefix(db, 'job_'));
-    const submissions = await s.withDatabases((db) => docsWithPrefix(db, 'submission_'));
-    expect(submissions).to.have.length(3);
-    const intended = new Map(
-      submissions.map((d) => [d._id.replace(/^submission_/, ''), { runs: everyRun, modules }]),
-    );
-    const check = checkJobs(jobs, intended);
-    const byId = new Map(jobs.map((d) => [d._id, d as JobDocument]));
-    const lost = changes.filter((c) => {
-      const pass = byId.get(c.id)?.passes.find((p) => p.pass === c.pass);
-      return pass?.status !== c.status || pass.subjobs[0]?.status !== c.status;
-    });
-    console.log(
-      `      figures: ${runCount} runs, 3 reprocesses (two during the grid client); grid client: ${writes} bulk writes, ` +
-        `${changes.length} status changes, ${conflicts} conflicts redone; lost grid changes ${lost.length}; ` +
-        `oproc passes ${check.passes}, duplicates ${check.duplicates.length}, losses ${check.losses.length}, broken ${check.broken.length}`,
-    );
-    expect(changes.length, 'the grid client got to work during the reprocess').to.be.greaterThan(50);
-    expect(
-      lost.map((c) => `${c.id} pass ${c.pass} ${c.status}`),
-      'grid changes overwritten',
-    ).to.deep.equal([]);
-    expect(check.duplicates).to.deep.equal([]);
-    expect(check.losses).to.deep.equal([]);
-    expect(check.broken).to.deep.equal([]);
-    expect(check.passes).to.equal(3 * runCount * modules.length);
-  });
-});
+        const jobs = await s.withDatabases((db) => docsWithPrefix(db, 'job_'));
+        const submissions = await s.withDatabases((db) => docsWithPrefix(db, 'submission_'));
+        expect(submissions).to.have.length(3);
+        const intended = new Map(
+          submissions.map((d) => [d._id.replace(/^submission_/, ''), { runs: everyRun, modules }]),
+        );
+        const check = checkJobs(jobs, intended);
+        const byId = new Map(jobs.map((d) => [d._id, d as JobDocument]));
+        const lost = changes.filter((c) => {
+          const pass = byId.get(c.id)?.passes.find((p) => p.pass === c.pass);
+          return pass?.status !== c.status || pass.subjobs[0]?.status !== c.status;
+        });
+        console.log(
+          `      figures: ${runCount} runs, 3 reprocesses (two during the grid client); grid client: ${writes} bulk writes, ` +
+            `${changes.length} status changes, ${conflicts} conflicts redone; lost grid changes ${lost.length}; ` +
+            `oproc passes ${check.passes}, duplicates ${check.duplicates.length}, losses ${check.losses.length}, broken ${check.broken.length}`,
+        );
+        expect(changes.length, 'the grid client got to work during the reprocess').to.be.greaterThan(50);
+        expect(
+          lost.map((c) => `${c.id} pass ${c.pass} ${c.status}`),
+          'grid changes overwritten',
+        ).to.deep.equal([]);
+        expect(check.duplicates).to.deep.equal([]);
+        expect(check.losses).to.deep.equal([]);
+        expect(check.broken).to.deep.equal([]);
+        expect(check.passes).to.equal(3 * runCount * modules.length);
+      });
+    },
+  );
+}

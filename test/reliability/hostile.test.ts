@@ -5,7 +5,14 @@ import { ids, type JobDocument } from '../../src/engine/types.js';
 import { maxRunNumber, parseRunlist } from '../../src/engine/runlist.js';
 import { OprocError } from '../../src/errors.js';
 import { json, runCli } from '../support/cli.js';
-import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  physicsRuns,
+  scenario,
+  type Scenario,
+  backendLabel,
+  describeKind,
+  serverKinds,
+} from '../support/scenario.js';
 
 /** What parseRunlist may do with any input: runs in range, or a usage error naming the runlist. */
 function parsesOrRefuses(text: string): void {
@@ -84,101 +91,121 @@ describe('reliability: hostile runlists (property-based)', () => {
   });
 });
 
-describe('reliability: hostile documents in the databases (pouchdb-server + PostgreSQL)', function () {
-  this.timeout(120_000);
-  let s: Scenario;
+for (const kind of serverKinds) {
+  describeKind(kind, `reliability: hostile documents in the databases (${backendLabel(kind)})`, function () {
+    this.timeout(120_000);
+    let s: Scenario;
 
-  beforeEach(async () => {
-    s = await scenario('servers');
-    await s.addRuns(physicsRuns(300000, 300004));
+    beforeEach(async () => {
+      s = await scenario(kind);
+      await s.addRuns(physicsRuns(300000, 300004));
+    });
+    afterEach(() => s.cleanup());
+
+    const hostileDataflow = [
+      { _id: 'file_L2_300001_bad_subrun', type: 'file', run: 300001, subrun: 'three', filetype: 'L2' },
+      { _id: 'file_L2_300001_no_subrun', type: 'file', run: 300001, filetype: 'L2' },
+      { _id: 'file_X_300002_bad_filetype', type: 'file', run: 300002, subrun: 7, filetype: 7 },
+      { _id: 'file_L2_300002_negative', type: 'file', run: 300002, subrun: -1, filetype: 'L2' },
+      // No run number the view can key: never read, so never able to crash anything.
+      { _id: 'file_run_is_text', type: 'file', run: '300003', subrun: 0, filetype: 'L2' },
+      { _id: 'file_run_is_fraction', type: 'file', run: 300003.5, subrun: 0, filetype: 'L2' },
+      { _id: 'file_no_run', type: 'file', subrun: 0, filetype: 'L2' },
+      { _id: 'run_end_junk', type: 'run_end', run: null },
+    ];
+    const bad = [
+      'file_L2_300001_bad_subrun',
+      'file_L2_300001_no_subrun',
+      'file_X_300002_bad_filetype',
+      'file_L2_300002_negative',
+    ];
+
+    it('data-flow documents with missing or wrong-typed fields are skipped with a warning naming each', async () => {
+      await s.withDatabases((db) => db.dataflow.bulkWrite(hostileDataflow));
+      const result = await runCli(['reprocess', 'range', s.config, s.ratv, 'L2', '300000', '300003']);
+      expect(result.code, `${result.stdout}${result.stderr}`).to.equal(0);
+      for (const id of bad)
+        expect(result.stdout).to.match(new RegExp(`warning: data-flow document ${id} skipped: `));
+      // With --json the result alone is on stdout; the warnings still reach the user, on stderr.
+      const quiet = await runCli([
+        'reprocess',
+        'range',
+        s.config,
+        s.ratv,
+        'L2',
+        '300000',
+        '300003',
+        '--json',
+      ]);
+      expect(quiet.code, quiet.stderr).to.equal(0);
+      expect(json<{ created: unknown[] }>(quiet).created).to.have.length(8);
+      for (const id of bad)
+        expect(quiet.stderr).to.match(new RegExp(`warning: data-flow document ${id} skipped: `));
+      // The runs' good files still make their subjobs; the bad ones add none.
+      const processing = await s.job(300001, 'Processing');
+      expect(processing!.passes[0]!.subjobs.map((j) => j.subrun)).to.deep.equal([0, 1, 2]);
+      const watch = await runCli(['watch', s.config, s.ratv, 'L2', '-r', '299999', '--once']);
+      expect(watch.code, `${watch.stdout}${watch.stderr}`).to.equal(0);
+      expect(watch.stdout).to.match(
+        /data-flow document file_X_300002_bad_filetype skipped: filetype 7 is not L1 or L2/,
+      );
+    });
+
+    it('a job document whose passes is not an array, or has a pass without a number, is reported by name; other runs go on', async () => {
+      await s.withDatabases((db) =>
+        db.processing.bulkWrite([
+          {
+            _id: ids.job(300001, 'Processing'),
+            type: 'job',
+            run: 300001,
+            module: 'Processing',
+            passes: 'none',
+          },
+          {
+            _id: ids.job(300002, 'Processing'),
+            type: 'job',
+            run: 300002,
+            module: 'Processing',
+            passes: [{ pass: 'zero' }],
+          },
+          { _id: ids.job(300003, 'Processing'), type: 'note', run: 300003 },
+        ]),
+      );
+      const result = await runCli([
+        'reprocess',
+        'range',
+        s.config,
+        s.ratv,
+        'L2',
+        '300000',
+        '300003',
+        '--json',
+      ]);
+      expect(result.code, result.stderr).to.equal(1);
+      const out = json<{
+        created: { run: number; module: string }[];
+        skipped: { run: number; module?: string; reason: string }[];
+      }>(result);
+      const reasons = out.skipped.map((sk) => `${sk.run} ${sk.module ?? ''} ${sk.reason}`).join('\n');
+      expect(reasons).to.match(/300001 Processing .*job document job_300001_Processing has no passes array/);
+      expect(reasons).to.match(
+        /300002 Processing .*job_300002_Processing has a pass without a valid pass number/,
+      );
+      expect(reasons).to.match(/300003 Processing .*job_300003_Processing has type "note"/);
+      expect(out.created.map((c) => `${c.run} ${c.module}`)).to.include.members([
+        '300000 Processing',
+        '300000 Analysis',
+      ]);
+      // The hostile documents are left as they were: oproc never overwrites what it cannot read.
+      const left = await s.docs([ids.job(300001, 'Processing')]);
+      expect((left.get(ids.job(300001, 'Processing')) as unknown as JobDocument).passes).to.equal('none');
+
+      const passes = await runCli(['passes', s.config, '--from', '300000', '--to', '300003']);
+      expect(passes.code, passes.stderr).to.equal(0);
+      expect(passes.stdout).to.match(/^300000\tProcessing\t0\t/m);
+      expect(passes.stderr).to.match(/skipped document job_300001_Processing: has no passes array/);
+      expect(passes.stderr).to.match(/skipped document job_300002_Processing: has a pass without a/);
+      expect(passes.stderr, 'no stack trace').to.not.match(/\n\s+at /);
+    });
   });
-  afterEach(() => s.cleanup());
-
-  const hostileDataflow = [
-    { _id: 'file_L2_300001_bad_subrun', type: 'file', run: 300001, subrun: 'three', filetype: 'L2' },
-    { _id: 'file_L2_300001_no_subrun', type: 'file', run: 300001, filetype: 'L2' },
-    { _id: 'file_X_300002_bad_filetype', type: 'file', run: 300002, subrun: 7, filetype: 7 },
-    { _id: 'file_L2_300002_negative', type: 'file', run: 300002, subrun: -1, filetype: 'L2' },
-    // No run number the view can key: never read, so never able to crash anything.
-    { _id: 'file_run_is_text', type: 'file', run: '300003', subrun: 0, filetype: 'L2' },
-    { _id: 'file_run_is_fraction', type: 'file', run: 300003.5, subrun: 0, filetype: 'L2' },
-    { _id: 'file_no_run', type: 'file', subrun: 0, filetype: 'L2' },
-    { _id: 'run_end_junk', type: 'run_end', run: null },
-  ];
-  const bad = [
-    'file_L2_300001_bad_subrun',
-    'file_L2_300001_no_subrun',
-    'file_X_300002_bad_filetype',
-    'file_L2_300002_negative',
-  ];
-
-  it('data-flow documents with missing or wrong-typed fields are skipped with a warning naming each', async () => {
-    await s.withDatabases((db) => db.dataflow.bulkWrite(hostileDataflow));
-    const result = await runCli(['reprocess', 'range', s.config, s.ratv, 'L2', '300000', '300003']);
-    expect(result.code, `${result.stdout}${result.stderr}`).to.equal(0);
-    for (const id of bad)
-      expect(result.stdout).to.match(new RegExp(`warning: data-flow document ${id} skipped: `));
-    // With --json the result alone is on stdout; the warnings still reach the user, on stderr.
-    const quiet = await runCli(['reprocess', 'range', s.config, s.ratv, 'L2', '300000', '300003', '--json']);
-    expect(quiet.code, quiet.stderr).to.equal(0);
-    expect(json<{ created: unknown[] }>(quiet).created).to.have.length(8);
-    for (const id of bad)
-      expect(quiet.stderr).to.match(new RegExp(`warning: data-flow document ${id} skipped: `));
-    // The runs' good files still make their subjobs; the bad ones add none.
-    const processing = await s.job(300001, 'Processing');
-    expect(processing!.passes[0]!.subjobs.map((j) => j.subrun)).to.deep.equal([0, 1, 2]);
-    const watch = await runCli(['watch', s.config, s.ratv, 'L2', '-r', '299999', '--once']);
-    expect(watch.code, `${watch.stdout}${watch.stderr}`).to.equal(0);
-    expect(watch.stdout).to.match(
-      /data-flow document file_X_300002_bad_filetype skipped: filetype 7 is not L1 or L2/,
-    );
-  });
-
-  it('a job document whose passes is not an array, or has a pass without a number, is reported by name; other runs go on', async () => {
-    await s.withDatabases((db) =>
-      db.processing.bulkWrite([
-        {
-          _id: ids.job(300001, 'Processing'),
-          type: 'job',
-          run: 300001,
-          module: 'Processing',
-          passes: 'none',
-        },
-        {
-          _id: ids.job(300002, 'Processing'),
-          type: 'job',
-          run: 300002,
-          module: 'Processing',
-          passes: [{ pass: 'zero' }],
-        },
-        { _id: ids.job(300003, 'Processing'), type: 'note', run: 300003 },
-      ]),
-    );
-    const result = await runCli(['reprocess', 'range', s.config, s.ratv, 'L2', '300000', '300003', '--json']);
-    expect(result.code, result.stderr).to.equal(1);
-    const out = json<{
-      created: { run: number; module: string }[];
-      skipped: { run: number; module?: string; reason: string }[];
-    }>(result);
-    const reasons = out.skipped.map((sk) => `${sk.run} ${sk.module ?? ''} ${sk.reason}`).join('\n');
-    expect(reasons).to.match(/300001 Processing .*job document job_300001_Processing has no passes array/);
-    expect(reasons).to.match(
-      /300002 Processing .*job_300002_Processing has a pass without a valid pass number/,
-    );
-    expect(reasons).to.match(/300003 Processing .*job_300003_Processing has type "note"/);
-    expect(out.created.map((c) => `${c.run} ${c.module}`)).to.include.members([
-      '300000 Processing',
-      '300000 Analysis',
-    ]);
-    // The hostile documents are left as they were: oproc never overwrites what it cannot read.
-    const left = await s.docs([ids.job(300001, 'Processing')]);
-    expect((left.get(ids.job(300001, 'Processing')) as unknown as JobDocument).passes).to.equal('none');
-
-    const passes = await runCli(['passes', s.config, '--from', '300000', '--to', '300003']);
-    expect(passes.code, passes.stderr).to.equal(0);
-    expect(passes.stdout).to.match(/^300000\tProcessing\t0\t/m);
-    expect(passes.stderr).to.match(/skipped document job_300001_Processing: has no passes array/);
-    expect(passes.stderr).to.match(/skipped document job_300002_Processing: has a pass without a/);
-    expect(passes.stderr, 'no stack trace').to.not.match(/\n\s+at /);
-  });
-});
+}

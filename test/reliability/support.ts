@@ -12,20 +12,52 @@ import type { StoredDocument } from '../../src/backends/types.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import { startCouch, type RunningCouch } from '../support/couch-server.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
-import { scenario, type Scenario } from '../support/scenario.js';
+import { couchKit, startApacheCouch } from '../support/apache-couch.js';
+import { scenario, type BackendKind, type Scenario } from '../support/scenario.js';
 import type { RunningServer } from '../support/servers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** A CouchDB server of a suite's own that it may stop and start again (same port, same data). */
+export type OwnCouch = Pick<RunningCouch, 'url' | 'pid' | 'stop' | 'stopOnly' | 'start'>;
+
 /** A CouchDB-protocol server and a PostgreSQL server of one suite, stopped by PID at its end. */
 export interface OwnServers {
-  couch: RunningCouch;
+  couch: OwnCouch;
   postgres: PostgresServer;
   stop(): Promise<void>;
 }
 
-export async function ownServers(): Promise<OwnServers> {
-  const [couch, postgres] = await Promise.allSettled([startCouch(), startPostgres()]);
+/** An Apache CouchDB node of the suite's own, from the kit: stopped and started by PID. */
+async function ownApacheCouch(): Promise<OwnCouch> {
+  const node = await startApacheCouch();
+  let stopped = false;
+  return {
+    url: node.url,
+    pid: 0,
+    stopOnly: async () => {
+      if (stopped) return;
+      await node.stopNode(1);
+      stopped = true;
+    },
+    start: async () => {
+      if (!stopped) return;
+      await node.startNode(1);
+      stopped = false;
+    },
+    stop: () => node.stop(),
+  };
+}
+
+/** Why a suite cannot have servers of its own of this kind here, or undefined when it can. */
+export function ownServersMissing(kind: BackendKind): string | undefined {
+  if (kind !== 'apache' || couchKit()) return undefined;
+  return 'no CouchDB kit (../shared/couchdb): this suite stops a node of its own, which OPROC_TEST_COUCHDB cannot give';
+}
+
+export async function ownServers(kind: BackendKind = 'servers'): Promise<OwnServers> {
+  const couchStart = kind === 'apache' ? ownApacheCouch() : startCouch();
+  const [couch, postgres] = await Promise.allSettled([couchStart, startPostgres()]);
   const started = [couch, postgres].flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stop = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));
@@ -37,13 +69,14 @@ export async function ownServers(): Promise<OwnServers> {
   return { couch: couch.value, postgres: postgres.value, stop };
 }
 
-/** Like `scenario('servers')`, on the given servers, with watch settings of the suite's choosing. */
+/** Like `scenario(kind)`, on the given servers, with watch settings of the suite's choosing. */
 export function serverScenario(
   couch: RunningServer,
   postgres: RunningServer,
   extra: Record<string, unknown> = {},
+  kind: BackendKind = 'servers',
 ): Promise<Scenario> {
-  return scenario('servers', extra, { couch, postgres });
+  return scenario(kind, extra, { couch, postgres });
 }
 
 /** Every document whose id starts with `prefix`, paged by key. */

@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,6 +76,41 @@ async function nodeUp(url: string): Promise<boolean> {
   }
 }
 
+/** fetch() refuses URLs with credentials: the origin, and the URL's user as a Basic header. */
+export function splitCredentials(url: string): { origin: string; headers: Record<string, string> } {
+  const parsed = new URL(url);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (parsed.username) {
+    const auth = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+    headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
+  return { origin: `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, ''), headers };
+}
+
+/** A request to a CouchDB as its admin (the URL's credentials): status and JSON body. */
+export async function couchRequest(
+  url: string,
+  method: string,
+  target: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const { origin, headers } = splitCredentials(url);
+  const response = await fetch(`${origin}${target}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+/** Deletes databases of a test (missing ones are fine). */
+export async function deleteDatabases(url: string, names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map((name) => couchRequest(url, 'DELETE', `/${encodeURIComponent(name)}`).catch(() => undefined)),
+  );
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -91,6 +126,9 @@ export async function startApacheCouch(options: { nodes?: number } = {}): Promis
   if (!kit) throw new Error('no CouchDB kit on this machine (../shared/couchdb)');
   const nodes = options.nodes ?? 1;
   const dir = await mkdtemp(path.join(tmpdir(), 'oproc-apache-couch-'));
+  // A run killed from outside (CI's timeout) cannot stop its nodes: CI stops the DIRs listed here.
+  const ledger = process.env.OPROC_TEST_COUCH_DIRS;
+  if (ledger) await appendFile(ledger, `${dir}\n`);
   try {
     const { stdout } = await run('bash', [path.join(kit, 'start'), dir, '--nodes', String(nodes)], {
       env: { ...process.env, COUCHDB_START_TIMEOUT: '120' },

@@ -1,7 +1,8 @@
 /**
  * A detector scenario in real databases, for tests of the engine and the commands: data-flow files,
- * RATDB RUN and calibration tables, and a config file pointing at them. Either on the embedded
- * backends (PouchDB and PGlite in a temp dir) or on the real servers (pouchdb-server and PostgreSQL).
+ * RATDB RUN and calibration tables, and a config file pointing at them. On the embedded backends
+ * (PouchDB and PGlite in a temp dir), on the test servers (pouchdb-server and PostgreSQL), or on
+ * real Apache CouchDB (the run's shared node, see apache-couch.ts) with the suite's PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -17,12 +18,54 @@ import { loadConfig } from '../../src/config/load.js';
 import { dataflowDesign, processingDesign } from '../../src/engine/design.js';
 import { runTypeWord } from '../../src/engine/run-type.js';
 import { ids, type FileType, type JobDocument } from '../../src/engine/types.js';
+import { apacheCouchMissing, apacheCouchServer, deleteDatabases } from './apache-couch.js';
 import { tempDir } from './context.js';
 import { createDatabase } from './postgres-server.js';
 import { couchServer, postgresServer, type RunningServer } from './servers.js';
 
-export type BackendKind = 'embedded' | 'servers';
-export const backendKinds: BackendKind[] = ['embedded', 'servers'];
+export type BackendKind = 'embedded' | 'servers' | 'apache';
+export const backendKinds: BackendKind[] = ['embedded', 'servers', 'apache'];
+/** The kinds with a CouchDB server that several processes share (leases, change feeds, outages). */
+export const serverKinds: BackendKind[] = ['servers', 'apache'];
+
+const labels: Record<BackendKind, string> = {
+  embedded: 'PouchDB + PGlite',
+  servers: 'pouchdb-server + PostgreSQL',
+  apache: 'Apache CouchDB + PostgreSQL',
+};
+
+/** How a suite's title names the backends of a kind. */
+export function backendLabel(kind: BackendKind): string {
+  return labels[kind];
+}
+
+/** Why a kind cannot run on this machine (no Apache CouchDB), or undefined when it can. */
+export function kindMissing(kind: BackendKind): string | undefined {
+  return kind === 'apache' ? apacheCouchMissing() : undefined;
+}
+
+/**
+ * `describe` for one backend kind; where the kind cannot run here, the suite is one pending line
+ * (`- skipped: no Apache CouchDB ...`) instead of a line per test.
+ */
+export function describeKind(kind: BackendKind, title: string, body: (this: Mocha.Suite) => void): void {
+  const missing = kindMissing(kind);
+  if (missing) {
+    describe(title, () => it(`skipped: ${missing}`));
+    return;
+  }
+  describe(title, body);
+}
+
+/** The CouchDB server of a kind with one: pouchdb-server, or the run's Apache CouchDB node. */
+export async function couchFor(kind: BackendKind): Promise<RunningServer> {
+  if (kind === 'apache') {
+    const server = await apacheCouchServer();
+    if (!server) throw new Error(apacheCouchMissing());
+    return server;
+  }
+  return couchServer();
+}
 
 /** The RAT version of the test processing information (distinct from the example information's 7.0.8 and 7.0.15). */
 export const testRatv = '9.9.0';
@@ -148,6 +191,7 @@ export async function scenario(
 ): Promise<Scenario> {
   const temp = await tempDir('oproc-scenario-');
   let sections: Record<string, unknown>;
+  let dropDatabases = async () => {};
   if (kind === 'embedded') {
     sections = {
       processing: { backend: 'pouchdb', path: 'db/processing' },
@@ -155,8 +199,11 @@ export async function scenario(
       ratdb: { backend: 'pglite', path: 'db/ratdb' },
     };
   } else {
-    const couch = servers?.couch ?? (await couchServer());
+    const couch = servers?.couch ?? (await couchFor(kind));
     const name = `oproc-${randomBytes(5).toString('hex')}`;
+    // The Apache CouchDB node is shared by the whole run: leave it as found.
+    if (kind === 'apache')
+      dropDatabases = () => deleteDatabases(couch.url, [`${name}-processing`, `${name}-dataflow`]);
     sections = {
       processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
       dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
@@ -211,7 +258,10 @@ export async function scenario(
     jobs,
     job: async (run, module) => (await jobs([run], [module])).get(ids.job(run, module)),
     docs,
-    cleanup: () => temp.remove(),
+    cleanup: async () => {
+      await dropDatabases();
+      await temp.remove();
+    },
   };
 }
 

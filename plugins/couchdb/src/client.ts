@@ -138,10 +138,11 @@ export class CouchClient {
           .replace(/^(\w*Error: )+/, '');
         throw this.unreachable(reason, connectionCode(message));
       }
-      if (status === 401) {
-        await this.authenticate(afterLogin);
+      if (status === 401 && this.mayLogIn(afterLogin)) {
+        await this.logIn();
         return this.send(request, true);
       }
+      if (status === 401 || status === 403) throw await this.refused(options.method, request, status);
       throw this.httpError(options.method, request, status, error);
     }
   }
@@ -167,30 +168,70 @@ export class CouchClient {
     );
   }
 
-  /** Settles credentials after a 401: ask once for a URL's user without a password, else a clear error. */
-  private async authenticate(afterLogin: boolean): Promise<void> {
-    const { user, password } = this.settings;
-    if (user === undefined) {
-      throw new CouchHttpError(
-        `CouchDB at ${this.serverDescription} requires authentication: name the user in the url (http://USER@HOST:PORT); the password is then read from the environment or asked for`,
-        401,
-        'unauthorized',
-      );
-    }
-    if (password !== undefined || afterLogin) {
-      throw new CouchHttpError(
-        `CouchDB at ${this.serverDescription} refused the password of user "${user}"`,
-        401,
-        'unauthorized',
-      );
-    }
+  /** A 401 for a URL's user without a password: ask for it once (environment, terminal). */
+  private mayLogIn(afterLogin: boolean): boolean {
+    return this.settings.user !== undefined && this.settings.password === undefined && !afterLogin;
+  }
+
+  private async logIn(): Promise<void> {
     this.login ??= (async () => {
-      const asked = await this.context.password(user);
+      const asked = await this.context.password(this.settings.user!);
       this.askedPassword = asked;
-      this.authorization = basic(user, asked);
+      this.authorization = basic(this.settings.user!, asked);
       this.server = this.connect();
     })();
     await this.login;
+  }
+
+  /**
+   * A 401 or 403 as a config error naming the database: no login, a wrong password, or a login
+   * without the rights (Apache CouchDB 3 makes new databases admin-only, and only a server admin may
+   * create one). `_session` tells a wrong password from missing rights; the reason text is never read.
+   */
+  private async refused(method: string, request: CouchRequest, status: number): Promise<Error> {
+    const { user } = this.settings;
+    const where = request.server ? this.serverDescription : this.description;
+    const creating = method === 'PUT' && !request.server && request.path === undefined;
+    const what = creating ? `creating the database ${where}` : `access to ${where}`;
+    const configError = (problem: string) => this.context.helpers.configError('url', this.scrub(problem));
+    if (user === undefined) {
+      return configError(
+        `CouchDB refused ${what} without a login (HTTP ${status}): name a user in the url ` +
+          '(http://USER@HOST:PORT); the password is then read from the environment variable password_env ' +
+          'names, or asked for on a terminal',
+      );
+    }
+    if (!(await this.loggedInAs(user))) {
+      return configError(`CouchDB at ${this.serverDescription} refused the password of user "${user}"`);
+    }
+    if (method === 'PUT' && request.path?.startsWith('_design/')) {
+      const design = decodeURIComponent(request.path);
+      return configError(
+        `user "${user}" may not write ${design} in ${where} (HTTP ${status}): only an admin of the ` +
+          'database or a server admin may; run `oproc init CONFIG` with an admin in the url',
+      );
+    }
+    if (creating) {
+      return configError(
+        `user "${user}" may not create the database ${where} (HTTP ${status}): only a CouchDB server ` +
+          'admin may; run `oproc init CONFIG` once with an admin in the url, or ask an admin to create it',
+      );
+    }
+    return configError(
+      `CouchDB refused user "${user}" ${what} (HTTP ${status}): the user is not a member of the database; ` +
+        'a server admin adds members in its _security document (or use an admin in the url)',
+    );
+  }
+
+  /** True when the server takes the current credentials as this user (`GET /_session`). */
+  private async loggedInAs(user: string): Promise<boolean> {
+    try {
+      const session = (await this.server.request({ path: '_session' })) as unknown;
+      const context = errorField(session, 'userCtx');
+      return errorField(context, 'name') === user;
+    } catch {
+      return false;
+    }
   }
 
   /** Never let a password reach a message, even one the server or fetch echoed. */

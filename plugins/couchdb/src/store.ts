@@ -71,6 +71,9 @@ export class CouchStore implements DocumentStore {
   }
 
   async create(): Promise<void> {
+    // Apache CouchDB answers a PUT of an existing database with 401 to anyone but a server admin:
+    // a member running `oproc init` on databases an admin created must not be refused.
+    if (await this.exists()) return;
     try {
       await this.context.helpers.retry(`create ${this.description}`, () =>
         this.client.request({ method: 'PUT' }),
@@ -203,6 +206,18 @@ export class CouchStore implements DocumentStore {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  private async exists(): Promise<boolean> {
+    try {
+      await this.context.helpers.retry(`look for ${this.description}`, () =>
+        this.client.request({ method: 'HEAD' }),
+      );
+      return true;
+    } catch (error) {
+      if (isStatus(error, 404)) return false;
+      throw error;
+    }
   }
 
   /** A document, or undefined when it does not exist (the database must). */
