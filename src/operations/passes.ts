@@ -92,15 +92,11 @@ export async function listPasses(
   };
   const keep = passFilter(selection);
   const { source } = selection;
+  const jobs = await readSourceDocuments(store, source, selection.modules, limits);
   if (source.kind === 'exactly') {
-    const docs = await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize);
-    const { passes, missing } = exactPasses(source.entries, docs, accept);
+    const { passes, missing } = exactPasses(source.entries, new Map(jobs.map((d) => [d._id, d])), accept);
     return { passes: sortPasses(passes.filter(keep)), missing, warnings };
   }
-  const jobs =
-    source.kind === 'runs'
-      ? await readRuns(store, source.runs, selection.modules, limits)
-      : await readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
   const passes = jobs
     .map(accept)
     .filter((doc): doc is JobDocument => doc !== undefined)
@@ -108,8 +104,25 @@ export async function listPasses(
   return { passes: sortPasses(passes.filter(keep)), missing: [], warnings };
 }
 
+/**
+ * The stored job documents (with their revisions) a source names: an outlist's job documents by id,
+ * given runs (by id when `modules` are exact names), or a run range through the view. Documents of
+ * the runs but not the modules may be included; callers filter.
+ */
+export async function readSourceDocuments(
+  store: DocumentStore,
+  source: PassSource,
+  modules: readonly string[] | undefined,
+  limits: ReadLimits = defaultLimits,
+): Promise<StoredDocument[]> {
+  if (source.kind === 'exactly')
+    return [...(await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize)).values()];
+  if (source.kind === 'runs') return readRuns(store, source.runs, modules, limits);
+  return readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
+}
+
 /** The view's map function already checks type, run and module; this also guards direct reads. */
-function jobShapeProblem(doc: StoredDocument): string | undefined {
+export function jobShapeProblem(doc: StoredDocument): string | undefined {
   if (typeof doc.run !== 'number' || !Number.isInteger(doc.run)) return 'has no integer run';
   if (typeof doc.module !== 'string') return 'has no module name';
   return jobProblem(doc);
@@ -130,7 +143,7 @@ function passFilter(selection: PassSelection): (row: PassRow) => boolean {
     (submission === undefined || row.submission === submission);
 }
 
-function sortPasses(rows: PassRow[]): PassRow[] {
+export function sortPasses<Row extends { run: RunNumber; module: string; pass: number }>(rows: Row[]): Row[] {
   return rows.sort((a, b) => a.run - b.run || compareText(a.module, b.module) || a.pass - b.pass);
 }
 
@@ -143,7 +156,7 @@ function uniqueJobIds(entries: readonly OutlistEntry[]): string[] {
 }
 
 /** Each outlist line's pass, once, and the lines whose pass does not exist. */
-function exactPasses(
+export function exactPasses(
   entries: readonly OutlistEntry[],
   docs: Map<string, StoredDocument>,
   accept: (doc: StoredDocument) => JobDocument | undefined,
