@@ -9,7 +9,8 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Runs the CLI on a pseudo-terminal (util-linux `script`), 120 columns by 40 rows, as a shifter
- * would in a terminal session. When the output shows a question (`(y/N)`), `answer` is typed, once.
+ * would in a terminal session. When the output shows a question (`(y/N)`), `answer` is typed, once
+ * (a function: what it resolves to, once it has done what happens while the question is open).
  * Returns the exit code and what was drawn, without colors and cursor moves.
  */
 export function onTerminal(
@@ -29,7 +30,13 @@ export function onTerminal(
       output += chunk.toString();
       if (!answered && output.includes('(y/N)')) {
         answered = true;
-        child.stdin.write(answer);
+        void Promise.resolve(typeof answer === 'function' ? answer() : answer).then(
+          (typed) => child.stdin.write(typed),
+          (error: unknown) => {
+            child.kill('SIGKILL');
+            reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
       }
     });
     child.on('error', reject);
