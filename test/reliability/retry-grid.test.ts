@@ -130,7 +130,6 @@ for (const kind of ['retry', 'cancel'] as const) {
       });
       writing = false;
       await grid;
-      expect(code, output.slice(-3000)).to.equal(1);
       const result = resultOf(output);
 
       const jobs = new Map(
@@ -176,6 +175,7 @@ for (const kind of ['retry', 'cancel'] as const) {
       );
       expect(lost, 'grid changes overwritten').to.deep.equal([]);
       expect(wrong).to.deep.equal([]);
+      expect(code, output.slice(-3000)).to.equal(1);
       const lateWhileAsked = whileAsked.filter((c) => c.kind === 'late').map((c) => c.id);
       for (const id of lateWhileAsked)
         expect(left.has(id), `${id} finished while asked: left`).to.equal(true);
