@@ -146,9 +146,10 @@ export abstract class PassChangeCommand extends OprocCommand {
 
   private nothingMatched(plan: PassChangePlan): PassChangeResult {
     const { ratv, statuses } = plan.request;
-    const note = plan.ratvSeen
-      ? ''
-      : ` (none of the job documents selected has a pass of RAT ${ratv}: check the RAT version)`;
+    const note =
+      plan.ratvSeen || plan.request.knownModules
+        ? ''
+        : ` (RAT ${ratv} has no processing information here and no job document read has a pass of it: check the RAT version)`;
     this.log(`No pass of RAT ${ratv} in status ${statuses.join(', ')} matches; nothing changed${note}.`);
     return { changed: [], left: plan.left, dry_run: false };
   }

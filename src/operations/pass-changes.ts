@@ -173,7 +173,9 @@ export async function planPassChanges(
   limits?: ReadLimits,
 ): Promise<PassChangePlan> {
   const exact = request.modules.length > 0 && !request.modules.some(isGlob) ? request.modules : undefined;
-  const stored = await readSourceDocuments(store, request.source, exact, limits);
+  // A run range is read through the view of passes by RAT version and status: what matches only.
+  const index = { ratv: request.ratv, statuses: request.statuses };
+  const stored = await readSourceDocuments(store, request.source, exact, limits, index);
   const warnings: DocumentWarning[] = [];
   const docs = new Map<string, JobDocument>();
   const accept = (doc: StoredDocument): JobDocument | undefined => {

@@ -65,6 +65,7 @@ const maxRun = 2 ** 31 - 1;
 /** Runs closer than this are read as one view range rather than one range each. */
 const clusterGap = 64;
 const jobsView = 'jobs_by_run';
+const passesView = 'passes_by_status';
 
 /** `--status` values, case-insensitive, into the experiment's spelling; anything else is a usage error. */
 export function parseStatuses(values: readonly string[] | undefined): PassStatus[] | undefined {
@@ -114,11 +115,44 @@ export async function readSourceDocuments(
   source: PassSource,
   modules: readonly string[] | undefined,
   limits: ReadLimits = defaultLimits,
+  passes?: PassIndex,
 ): Promise<StoredDocument[]> {
   if (source.kind === 'exactly')
     return [...(await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize)).values()];
   if (source.kind === 'runs') return readRuns(store, source.runs, modules, limits);
+  if (passes) return readByStatus(store, passes, source.from ?? 0, source.to ?? maxRun, limits);
   return readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
+}
+
+/** A run range read only for the job documents holding a pass of `ratv` in one of `statuses`. */
+export interface PassIndex {
+  ratv: string;
+  statuses: readonly string[];
+}
+
+/**
+ * The job documents of runs `first..last` with a pass of the RAT version in one of the statuses:
+ * the ids from the `oproc/passes_by_status` view page by page, one key range per status, then the
+ * documents by id. Costs by the passes in those statuses, not by the job documents of the range.
+ */
+async function readByStatus(
+  store: DocumentStore,
+  index: PassIndex,
+  first: RunNumber,
+  last: RunNumber,
+  limits: ReadLimits,
+): Promise<StoredDocument[]> {
+  const wanted = new Set<string>();
+  for (const status of new Set(index.statuses)) {
+    const range = {
+      startkey: [index.ratv, status, first],
+      endkey: [index.ratv, status, last, {}],
+      pageSize: limits.pageSize,
+    };
+    for await (const rows of viewPages(store, processingDesign.name, passesView, range))
+      for (const row of rows) wanted.add(row.id);
+  }
+  return [...(await readByIds(store, [...wanted], limits.chunkSize)).values()];
 }
 
 /** The view's map function already checks type, run and module; this also guards direct reads. */
