@@ -107,7 +107,6 @@ export abstract class PassChangeCommand extends OprocCommand {
     if ((flags as ChangeFlags)['dry-run']) {
       const changes = wouldChange(plan);
       this.listing(
-        plan,
         changes,
         `Dry run: ${describeMatch(this.kind, request.ratv, plan.matched)} would be ${verbs[this.kind].past}; nothing changed.`,
       );
@@ -119,7 +118,7 @@ export abstract class PassChangeCommand extends OprocCommand {
     }
     const outcome = await applyPassChanges(db.processing, plan, { by: whoAmI(), now: new Date() });
     const what = `${outcome.changed.length} pass(es) of RAT ${request.ratv} ${verbs[this.kind].past}`;
-    this.listing(plan, outcome.changed, `${what}.`);
+    this.listing(outcome.changed, `${what}.`);
     return this.finish({ ...outcome, dry_run: false });
   }
 
@@ -154,17 +153,12 @@ export abstract class PassChangeCommand extends OprocCommand {
     return { changed: [], left: plan.left, dry_run: false };
   }
 
-  /** Lists each pass, then the counts; then the passes left alone and why. */
-  private listing(plan: PassChangePlan, changes: readonly ChangedPass[], summary: string): void {
+  /** Lists each pass, the summary, then the count per module and status (of the status before). */
+  private listing(changes: readonly ChangedPass[], summary: string): void {
     for (const line of changeLines(changes)) this.log(line);
     this.log(summary);
     if (changes.length)
-      for (const line of countLines(
-        plan.matched.filter((m) =>
-          changes.some((c) => c.run === m.run && c.module === m.module && c.pass === m.pass),
-        ),
-      ))
-        this.log(line);
+      for (const line of countLines(changes.map((c) => ({ ...c, status: c.from })))) this.log(line);
   }
 
   /**

@@ -196,8 +196,9 @@ export async function planPassChanges(
     const byId = new Map(stored.map((d) => [d._id, d]));
     const { passes, missing } = exactPasses(source.entries, byId, (d) => docs.get(d._id));
     candidates = passes.map(({ run, module, pass }) => ({ run, module, pass }));
+    const selected = moduleMatcher(request.modules);
     for (const m of missing)
-      if (moduleMatcher(request.modules)(m.module))
+      if (selected(m.module))
         left.push({
           run: m.run,
           module: m.module,
