@@ -6,6 +6,7 @@ import { format, resolveConfig } from 'prettier';
 
 import { chartSvg, type ChartPoint } from './chart.js';
 import { root, rssMethod } from './processes.js';
+import type { PassChangesResult } from './pass-changes.js';
 import type { WatchLatency } from './watch.js';
 
 export interface SizeResult {
@@ -42,6 +43,7 @@ export interface BenchResults {
   watch?: WatchLatency;
   helpMs?: { median: number; samples: number[] };
   embedded?: EmbeddedResult;
+  passChanges?: PassChangesResult;
   totalMs: number;
 }
 
@@ -82,6 +84,20 @@ function targets(results: BenchResults): Target[] {
       measured: results.watch && results.watch.medianMs / 1000,
       max: 1,
       unit: ' s',
+    },
+    {
+      name: `\`oproc retry\` / raw \`_bulk_docs\`, ${results.passChanges?.passes.toLocaleString('en') ?? '10,000'} passes`,
+      limit: '≤ 2',
+      measured: results.passChanges && results.passChanges.retryMs / results.passChanges.rawMs,
+      max: 2,
+      unit: '×',
+    },
+    {
+      name: `\`oproc cancel\` / raw \`_bulk_docs\`, ${results.passChanges?.passes.toLocaleString('en') ?? '10,000'} passes`,
+      limit: '≤ 2',
+      measured: results.passChanges && results.passChanges.cancelMs / results.passChanges.rawMs,
+      max: 2,
+      unit: '×',
     },
     {
       name: '`oproc --help` start-up',
@@ -127,6 +143,12 @@ function otherFigures(results: BenchResults): string[] {
     const samples = results.helpMs.samples.map((ms) => (ms / 1000).toFixed(2)).join(', ');
     lines.push(
       `- **\`oproc --help\` start-up**: median ${(results.helpMs.median / 1000).toFixed(2)} s of ${results.helpMs.samples.length} (${samples} s).`,
+    );
+  }
+  if (results.passChanges) {
+    const p = results.passChanges;
+    lines.push(
+      `- **Retry and cancel** (${p.passes.toLocaleString('en')} failed passes among ${p.jobDocuments.toLocaleString('en')} job documents on pouchdb-server, views up to date): \`oproc retry CONFIG RATV --yes --json\` ${s(p.retryMs)} s (peak RSS ${mb(p.retryRssMb)} MB), then \`oproc cancel CONFIG RATV -m "*" --status waiting --yes --json\` of the same passes ${s(p.cancelMs)} s; raw \`_bulk_docs\` of those ${p.passes.toLocaleString('en')} job documents into a fresh database ${s(p.rawMs)} s; ratios ${(p.retryMs / p.rawMs).toFixed(2)} and ${(p.cancelMs / p.rawMs).toFixed(2)}.`,
     );
   }
   if (results.embedded) {

@@ -3,7 +3,7 @@
  * beside raw bulk writes of the same documents; writes docs/PERFORMANCE.md and docs/performance.svg.
  *
  *   tsx bench/run.ts [--sizes 1000,10000,50000] [--subruns 3] [--no-embedded] [--embedded-runs 10000]
- *                    [--no-watch] [--no-write]
+ *                    [--no-watch] [--no-write] [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
  *   tsx bench/run.ts --from-json RESULTS.json   (the report again from a run's printed results)
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { startCouch } from '../test/support/couch-server.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import type { RunningServer } from '../test/support/servers.js';
 import { cleanupAll, guardSignals, measureCli, median, onCleanup } from './processes.js';
+import { benchPassChanges } from './pass-changes.js';
 import { jobDocuments, rawBulkDocs, rawPouchBulkDocs } from './raw.js';
 import {
   writeReport,
@@ -42,6 +43,10 @@ interface Options {
   embeddedRuns: number;
   watch: boolean;
   write: boolean;
+  /** retry and cancel of `opsPasses` passes among `opsJobs` job documents. */
+  ops: boolean;
+  opsJobs: number;
+  opsPasses: number;
   /** Re-render the report from results printed by an earlier run, measuring nothing. */
   fromJson?: string;
 }
@@ -55,6 +60,9 @@ function options(): Options {
       'embedded-runs': { type: 'string', default: '10000' },
       'no-watch': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
+      'no-ops': { type: 'boolean', default: false },
+      'ops-jobs': { type: 'string', default: '300000' },
+      'ops-passes': { type: 'string', default: '10000' },
       'from-json': { type: 'string' },
     },
   });
@@ -68,6 +76,9 @@ function options(): Options {
     embeddedRuns: Number(values['embedded-runs']),
     watch: !values['no-watch'],
     write: !values['no-write'],
+    ops: !values['no-ops'],
+    opsJobs: Number(values['ops-jobs']),
+    opsPasses: Number(values['ops-passes']),
     fromJson: values['from-json'],
   };
 }
@@ -219,6 +230,11 @@ async function main(): Promise<void> {
       await serverDatabases(path.join(dir, 'watch'), servers.couch, servers.postgres, 'watch'),
     );
   }
+  if (opts.ops)
+    results.passChanges = await benchPassChanges(dir, servers, {
+      jobDocuments: opts.opsJobs,
+      passes: opts.opsPasses,
+    });
   log('oproc --help start-up');
   results.helpMs = await helpStartup();
   if (opts.embedded)

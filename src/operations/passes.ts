@@ -65,6 +65,7 @@ const maxRun = 2 ** 31 - 1;
 /** Runs closer than this are read as one view range rather than one range each. */
 const clusterGap = 64;
 const jobsView = 'jobs_by_run';
+const passesView = 'passes_by_status';
 
 /** `--status` values, case-insensitive, into the experiment's spelling; anything else is a usage error. */
 export function parseStatuses(values: readonly string[] | undefined): PassStatus[] | undefined {
@@ -92,15 +93,11 @@ export async function listPasses(
   };
   const keep = passFilter(selection);
   const { source } = selection;
+  const jobs = await readSourceDocuments(store, source, selection.modules, limits);
   if (source.kind === 'exactly') {
-    const docs = await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize);
-    const { passes, missing } = exactPasses(source.entries, docs, accept);
+    const { passes, missing } = exactPasses(source.entries, new Map(jobs.map((d) => [d._id, d])), accept);
     return { passes: sortPasses(passes.filter(keep)), missing, warnings };
   }
-  const jobs =
-    source.kind === 'runs'
-      ? await readRuns(store, source.runs, selection.modules, limits)
-      : await readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
   const passes = jobs
     .map(accept)
     .filter((doc): doc is JobDocument => doc !== undefined)
@@ -108,8 +105,58 @@ export async function listPasses(
   return { passes: sortPasses(passes.filter(keep)), missing: [], warnings };
 }
 
+/**
+ * The stored job documents (with their revisions) a source names: an outlist's job documents by id,
+ * given runs (by id when `modules` are exact names), or a run range through the view. Documents of
+ * the runs but not the modules may be included; callers filter.
+ */
+export async function readSourceDocuments(
+  store: DocumentStore,
+  source: PassSource,
+  modules: readonly string[] | undefined,
+  limits: ReadLimits = defaultLimits,
+  passes?: PassIndex,
+): Promise<StoredDocument[]> {
+  if (source.kind === 'exactly')
+    return [...(await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize)).values()];
+  if (source.kind === 'runs') return readRuns(store, source.runs, modules, limits);
+  if (passes) return readByStatus(store, passes, source.from ?? 0, source.to ?? maxRun, limits);
+  return readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
+}
+
+/** A run range read only for the job documents holding a pass of `ratv` in one of `statuses`. */
+export interface PassIndex {
+  ratv: string;
+  statuses: readonly string[];
+}
+
+/**
+ * The job documents of runs `first..last` with a pass of the RAT version in one of the statuses:
+ * the ids from the `oproc/passes_by_status` view page by page, one key range per status, then the
+ * documents by id. Costs by the passes in those statuses, not by the job documents of the range.
+ */
+async function readByStatus(
+  store: DocumentStore,
+  index: PassIndex,
+  first: RunNumber,
+  last: RunNumber,
+  limits: ReadLimits,
+): Promise<StoredDocument[]> {
+  const wanted = new Set<string>();
+  for (const status of new Set(index.statuses)) {
+    const range = {
+      startkey: [index.ratv, status, first],
+      endkey: [index.ratv, status, last, {}],
+      pageSize: limits.pageSize,
+    };
+    for await (const rows of viewPages(store, processingDesign.name, passesView, range))
+      for (const row of rows) wanted.add(row.id);
+  }
+  return [...(await readByIds(store, [...wanted], limits.chunkSize)).values()];
+}
+
 /** The view's map function already checks type, run and module; this also guards direct reads. */
-function jobShapeProblem(doc: StoredDocument): string | undefined {
+export function jobShapeProblem(doc: StoredDocument): string | undefined {
   if (typeof doc.run !== 'number' || !Number.isInteger(doc.run)) return 'has no integer run';
   if (typeof doc.module !== 'string') return 'has no module name';
   return jobProblem(doc);
@@ -130,7 +177,7 @@ function passFilter(selection: PassSelection): (row: PassRow) => boolean {
     (submission === undefined || row.submission === submission);
 }
 
-function sortPasses(rows: PassRow[]): PassRow[] {
+export function sortPasses<Row extends { run: RunNumber; module: string; pass: number }>(rows: Row[]): Row[] {
   return rows.sort((a, b) => a.run - b.run || compareText(a.module, b.module) || a.pass - b.pass);
 }
 
@@ -143,7 +190,7 @@ function uniqueJobIds(entries: readonly OutlistEntry[]): string[] {
 }
 
 /** Each outlist line's pass, once, and the lines whose pass does not exist. */
-function exactPasses(
+export function exactPasses(
   entries: readonly OutlistEntry[],
   docs: Map<string, StoredDocument>,
   accept: (doc: StoredDocument) => JobDocument | undefined,
