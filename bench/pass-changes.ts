@@ -98,7 +98,7 @@ export async function benchPassChanges(
     throw new Error(`oproc retry exited ${retry.code}, retried ${retried}: ${retry.stderr.slice(-2000)}`);
   // The views indexed again after the retry's writes (untimed), as for the retry.
   await withDatabases(dbs.config, (db) =>
-    db.processing.queryView(processingDesign.name, 'passes_by_status', { limit: 1 }),
+    db.processing.queryView(processingDesign.name, 'pass_ids_by_status', { limit: 1 }),
   );
   log('retry/cancel: oproc cancel of the same passes, now waiting');
   const cancel = await measureCli([

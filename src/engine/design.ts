@@ -47,7 +47,7 @@ export const processingDesign: DesignDocument = {
     // One row per pass, keys [ratv, status, run, module, pass]: unique. retry and cancel read the job
     // documents with passes of a RAT version in given statuses by it, at a cost by those passes
     // rather than by every job document.
-    passes_by_status: {
+    pass_ids_by_status: {
       map: `function (doc) {
   if (doc.type !== 'job' || typeof doc.run !== 'number' || typeof doc.module !== 'string' || !Array.isArray(doc.passes)) return;
   for (var i = 0; i < doc.passes.length; i++) {

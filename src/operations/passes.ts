@@ -65,7 +65,7 @@ const maxRun = 2 ** 31 - 1;
 /** Runs closer than this are read as one view range rather than one range each. */
 const clusterGap = 64;
 const jobsView = 'jobs_by_run';
-const passesView = 'passes_by_status';
+const passesView = 'pass_ids_by_status';
 
 /** `--status` values, case-insensitive, into the experiment's spelling; anything else is a usage error. */
 export function parseStatuses(values: readonly string[] | undefined): PassStatus[] | undefined {
@@ -132,7 +132,7 @@ export interface PassIndex {
 
 /**
  * The job documents of runs `first..last` with a pass of the RAT version in one of the statuses:
- * the ids from the `oproc/passes_by_status` view page by page, one key range per status, then the
+ * the ids from the `oproc/pass_ids_by_status` view page by page, one key range per status, then the
  * documents by id. Costs by the passes in those statuses, not by the job documents of the range.
  */
 async function readByStatus(

@@ -2,12 +2,21 @@
  * Job documents in known states, for the tests of `retry` and `cancel`: passes made by real
  * reprocess commands, then their statuses set as a grid client would leave them.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
 import { expect } from 'chai';
 
 import type { SubmissionResult } from '../../src/engine/reprocess.js';
 import type { JobDocument } from '../../src/engine/types.js';
 import { json, runCli } from './cli.js';
-import { physicsRuns, scenario, type BackendKind, type Scenario } from './scenario.js';
+import {
+  physicsRuns,
+  scenario,
+  testProcessingInformation,
+  type BackendKind,
+  type Scenario,
+} from './scenario.js';
 
 /** `RUN MODULE PASS` of a pass. */
 export type PassKey = `${number} ${string} ${number}`;
@@ -20,7 +29,12 @@ export type PassState = string | { status: string; subjobs: string[] };
  * Processing pass 1 of run 300002, and a Processing pass 1 of RAT 7.0.8 for run 300005.
  */
 export async function passScenario(kind: BackendKind): Promise<Scenario> {
-  const s = await scenario(kind);
+  // A second RAT version beside the scenario's: the same modules, as 7.0.8.
+  const s = await scenario(kind, { processing_information: ['info.json', 'rat-7.0.8.json'] });
+  await writeFile(
+    path.join(s.dir, 'rat-7.0.8.json'),
+    JSON.stringify({ ...testProcessingInformation, ratv: '7.0.8' }),
+  );
   await s.addRuns(physicsRuns(300000, 300007));
   const reprocess = async (...rest: string[]) => {
     const result = await runCli(['reprocess', ...rest, '--json']);
