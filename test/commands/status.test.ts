@@ -227,6 +227,29 @@ for (const kind of backendKinds) {
       expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
     });
 
+    it('without RATV shows every RAT version with passes, in version order', async () => {
+      await s.withDatabases(async (db) => {
+        const id = ids.job(300000, 'Processing');
+        const job = (await db.processing.getMany([id])).get(id) as JobDocument;
+        const extra = (pass: number, ratv: string) => ({
+          ...job.passes[0]!,
+          pass,
+          ratv,
+          status: 'completed',
+        });
+        job.passes.push(extra(2, '10.0.1'), extra(3, '7.0.8'));
+        const [result] = await db.processing.bulkWrite([job]);
+        expect(result?.ok).to.equal(true);
+      });
+      const report = json<StatusReport>(await status('--json'));
+      expect(report.ratvs.map((r) => r.ratv)).to.deep.equal(['7.0.8', s.ratv, '10.0.1']);
+      expect(report.ratvs[0]!.passes).to.deep.equal({
+        newest: { Processing: { completed: 1 } },
+        all: { Processing: { completed: 1 } },
+      });
+      expect(report.ratvs[0]!.watchers).to.deep.equal([]);
+    });
+
     it('off a terminal prints plain lines a script can grep', async () => {
       await setLease(1, leaseSeconds);
       const result = await status(s.ratv);
