@@ -44,7 +44,7 @@ const dataflowRuns = 1000;
 const chunk = 2000;
 
 /** Job documents of `count / 2` runs (Processing and Analysis), passes spread over five years and statuses; every tenth has a second pass. */
-function jobDocuments(count: number, now: Date): StoredDocument[] {
+export function jobDocuments(count: number, now: Date): StoredDocument[] {
   const docs: StoredDocument[] = [];
   for (let i = 0; docs.length < count; i++) {
     const run = firstRun + i;
@@ -80,7 +80,7 @@ function jobDocuments(count: number, now: Date): StoredDocument[] {
   return docs;
 }
 
-function others(now: Date): StoredDocument[] {
+export function others(now: Date): StoredDocument[] {
   const submissions = Array.from({ length: 50 }, (_, i) => ({
     _id: `submission_sub_bench_${String(i).padStart(3, '0')}`,
     type: 'submission',
@@ -214,9 +214,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? error.stack : error);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanupAll());
+if (process.argv[1]?.endsWith('insight.ts'))
+  main()
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exitCode = 1;
+    })
+    .finally(() => cleanupAll());
