@@ -156,6 +156,13 @@ async function buildViews(config: string): Promise<number> {
 async function commands(config: string, samples: number) {
   const run = String(firstRun + dataflowRuns / 2 + 10);
   return {
+    // Baselines measured beside them: start-up alone, and a command that opens the same three databases and plans one run.
+    help: await measure('oproc --help', ['--help'], samples),
+    dryRun: await measure(
+      'oproc reprocess one-shot --dry-run',
+      ['reprocess', 'one-shot', config, ratv, 'L2', run, '--dry-run', '--json'],
+      samples,
+    ),
     status: await measure('oproc status RATV', ['status', config, ratv, '--json'], samples),
     statusAll: await measure('oproc status', ['status', config, '--json'], samples),
     why: await measure('oproc why', ['why', config, ratv, 'L2', run, '--json'], samples),
