@@ -3,7 +3,8 @@
  * flight, with the credentials of the URL sent as a Basic header (fetch refuses URLs with them).
  * For the benchmark and the large-database tests, not for oproc itself.
  */
-import type { StoredDocument } from '../../src/backends/types.js';
+import type { DesignDocument, StoredDocument } from '../../src/backends/types.js';
+import { dataflowDocsFor } from './scenario.js';
 
 export interface HttpDatabase {
   /** `http://HOST:PORT/NAME`, without credentials. */
@@ -82,4 +83,48 @@ export async function seedGenerated(
   for (let from = 0; from < count; from += slice)
     await bulkWriteParallel(db, make(from, Math.min(count, from + slice)), options);
   return performance.now() - started;
+}
+
+/**
+ * The data-flow documents of `count` Physics runs from `first` (3 subruns, L1 and L2 files; the last
+ * run closed by a run_end), written by parallel `_bulk_docs` into a database created here:
+ * 6 documents a run, so 170,000 runs are a million documents.
+ */
+export async function seedDataflowRuns(
+  db: HttpDatabase,
+  first: number,
+  count: number,
+  options: { chunk?: number; inFlight?: number } = {},
+): Promise<{ documents: number; ms: number }> {
+  await send(db, 'PUT').catch((error: unknown) => {
+    if (!String(error).includes('HTTP 412')) throw error;
+  });
+  const runsPerSlice = 5000;
+  let documents = 0;
+  const ms = await seedGenerated(
+    db,
+    count,
+    (from, to) => {
+      const docs: StoredDocument[] = [];
+      for (let i = from; i < to; i++)
+        docs.push(...dataflowDocsFor({ run: first + i, subruns: 3, ended: i === count - 1 }));
+      documents += docs.length;
+      return docs;
+    },
+    { ...options, slice: runsPerSlice },
+  );
+  return { documents, ms };
+}
+
+/** A design document as an older oproc might have left it: the same rows, other map text (another index). */
+export function olderDesign(design: DesignDocument, mark = 'an older oproc'): DesignDocument {
+  return {
+    name: design.name,
+    views: Object.fromEntries(
+      Object.entries(design.views).map(([name, view]) => [
+        name,
+        { ...view, map: view.map.replace('function (doc) {', `function (doc) { // ${mark}`) },
+      ]),
+    ),
+  };
 }
