@@ -312,11 +312,21 @@ export class CouchStore implements DocumentStore {
     let idleSince = started;
     const watch = (async () => {
       let delay = buildProbeMs;
+      let silentNoticeAt = noticeEveryMs;
       while (!(await sleepUnless(delay, answered.signal))) {
         delay = buildPollMs;
-        const progress = await this.viewBuild(design).catch(() => undefined);
+        const progress = this.stagesViews ? await this.indexerOrUnknown(design) : 'unknown';
         if (answered.signal.aborted) return;
-        if (progress) {
+        if (progress === 'unknown') {
+          // pouchdb-server builds a view on its first query and says nothing of it; nor does
+          // CouchDB to a user who is not an admin: wait, saying so now and then.
+          if (Date.now() - started >= silentNoticeAt) {
+            silentNoticeAt *= 4;
+            this.notice(
+              `${this.description}: view ${design}/${view} has not answered for ${Math.round((Date.now() - started) / 1000)} s; the server builds a view before it answers and shows no progress to this user; waiting`,
+            );
+          }
+        } else if (progress) {
           idleSince = Date.now();
           report(progress);
         } else if (Date.now() - idleSince > viewIdleMs) {
@@ -348,10 +358,26 @@ export class CouchStore implements DocumentStore {
     return (progress) => {
       if (Date.now() - last < noticeEveryMs) return;
       last = Date.now();
-      const line = `${this.description}: ${progressLine(progress)}; view ${design}/${view} answers when it is built, waiting`;
-      if (this.context.helpers.notice) this.context.helpers.notice(line);
-      else process.stderr.write(`${line}\n`);
+      this.notice(
+        `${this.description}: ${progressLine(progress)}; view ${design}/${view} answers when it is built, waiting`,
+      );
     };
+  }
+
+  private notice(line: string): void {
+    if (this.context.helpers.notice) this.context.helpers.notice(line);
+    else process.stderr.write(`${line}\n`);
+  }
+
+  /** The build under way, undefined when none is, 'unknown' when `_active_tasks` is not ours to read. */
+  private async indexerOrUnknown(design: string): Promise<ViewBuildProgress | undefined | 'unknown'> {
+    try {
+      const tasks = await this.client.request({ server: true, path: '_active_tasks' });
+      return indexerProgress(tasks, this.client.database, design);
+    } catch (error) {
+      if (isStatus(error, 401) || isStatus(error, 403)) return 'unknown';
+      return undefined;
+    }
   }
 
   async currentSeq(): Promise<string> {
