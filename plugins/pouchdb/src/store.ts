@@ -71,7 +71,7 @@ export class PouchStore implements DocumentStore {
     // PouchDB creates the database when it opens it.
   }
 
-  async ensureDesign(design: DesignDocument, options: EnsureDesignOptions = {}): Promise<DesignOutcome> {
+  async ensureDesign(design: DesignDocument, _options: EnsureDesignOptions = {}): Promise<DesignOutcome> {
     const id = `_design/${design.name}`;
     for (let attempt = 0; attempt < designWriteAttempts; attempt++) {
       const stored = await this.getDocument(id);
@@ -84,9 +84,9 @@ export class PouchStore implements DocumentStore {
           continue;
         }
       }
-      // PouchDB builds a view on its first query (there is no build to start and leave running).
-      if (options.wait !== false)
-        for (const view of Object.keys(design.views)) await this.queryView(design.name, view, { limit: 1 });
+      // PouchDB builds a view on the first query of it, in the process that queries: a command's
+      // first read waits for it. Not queried here, where nothing would keep the index open for the
+      // command (and an index PouchDB opened stays locked until this process ends).
       return !wanted ? 'unchanged' : stored ? 'updated' : 'created';
     }
     throw new Error(
