@@ -195,7 +195,7 @@ async function main(): Promise<void> {
   log(`servers: writing ${docs.length} documents`);
   let started = performance.now();
   for (let i = 0; i < docs.length; i += chunk)
-    await post(`${dbs.processingUrl}/_bulk_docs`, { docs: docs.slice(i, i + chunk) });
+    await post(`${dbs.processing!.url}/_bulk_docs`, { docs: docs.slice(i, i + chunk) });
   const writeMs = performance.now() - started;
   log(`servers: written in ${(writeMs / 1000).toFixed(1)} s; building the views`);
   const viewMs = await buildViews(dbs.config);

@@ -118,7 +118,7 @@ export async function benchPassChanges(
     throw new Error(
       `oproc cancel exited ${cancel.code}, canceled ${canceled}: ${cancel.stderr.slice(-2000)}`,
     );
-  const rawMs = await rawBulkDocs(`${dbs.processingUrl}-raw`, changed);
+  const rawMs = await rawBulkDocs(dbs.other!('raw'), changed, { chunk: 1000, inFlight: 1 });
   log(
     `retry/cancel: retry ${(retry.wallMs / 1000).toFixed(2)} s, cancel ${(cancel.wallMs / 1000).toFixed(2)} s, raw ${(rawMs / 1000).toFixed(2)} s`,
   );

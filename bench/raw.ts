@@ -1,7 +1,8 @@
 /**
  * The baselines oproc is compared with: the same job documents written with nothing else around
- * them, by `_bulk_docs` over HTTP into a fresh database on the same server, and by `bulkDocs`
- * into an embedded PouchDB on disk.
+ * them, by `_bulk_docs` over HTTP into a fresh database on the same server (in the chunk size and
+ * number of requests in flight that a sweep in the same run found fastest), and by `bulkDocs` into
+ * an embedded PouchDB on disk.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,20 @@ import path from 'node:path';
 import PouchDB from 'pouchdb';
 
 import type { StoredDocument } from '../src/backends/types.js';
+import { bulkWriteParallel, send, type HttpDatabase } from '../test/support/bulk-seed.js';
 
-/** Documents per `_bulk_docs` request for the baselines (the best of 500–5000 measured here). */
+/** Documents per `_bulk_docs` request for the embedded baseline. */
 export const rawChunk = 2000;
+
+/** How raw writes are cut: documents per request and requests in flight. */
+export interface WriteShape {
+  chunk: number;
+  inFlight: number;
+}
+
+export const sweepShapes: WriteShape[] = [500, 1000, 2000].flatMap((chunk) =>
+  [1, 2, 4].map((inFlight) => ({ chunk, inFlight })),
+);
 
 /**
  * Job documents like the ones oproc wrote: the given templates (its own documents for the first
@@ -32,35 +44,37 @@ export function jobDocuments(
   return docs;
 }
 
-async function send(url: string, method: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${url} failed with HTTP ${response.status}: ${text}`);
-  return JSON.parse(text) as unknown;
+/** `_bulk_docs` into a fresh database in the given shape; returns the milliseconds spent writing. */
+export async function rawBulkDocs(
+  db: HttpDatabase,
+  docs: readonly StoredDocument[],
+  shape: WriteShape,
+): Promise<number> {
+  await send(db, 'PUT');
+  try {
+    return await bulkWriteParallel(db, docs, shape);
+  } finally {
+    await send(db, 'DELETE').catch(() => undefined);
+  }
 }
 
-/** One `_bulk_docs` per chunk, in sequence, into a fresh database; returns the milliseconds spent writing. */
-export async function rawBulkDocs(databaseUrl: string, docs: readonly StoredDocument[]): Promise<number> {
-  await send(databaseUrl, 'PUT');
-  try {
-    const started = performance.now();
-    for (let i = 0; i < docs.length; i += rawChunk) {
-      const rows = (await send(`${databaseUrl}/_bulk_docs`, 'POST', {
-        docs: docs.slice(i, i + rawChunk),
-      })) as {
-        error?: string;
-      }[];
-      const failed = rows.find((row) => row.error);
-      if (failed) throw new Error(`raw _bulk_docs failed: ${JSON.stringify(failed)}`);
-    }
-    return performance.now() - started;
-  } finally {
-    await send(databaseUrl, 'DELETE').catch(() => undefined);
-  }
+export interface SweepResult extends WriteShape {
+  ms: number;
+}
+
+/** Every shape of `sweepShapes` on the same documents, each into its own fresh database. */
+export async function sweep(
+  database: (label: string) => HttpDatabase,
+  docs: readonly StoredDocument[],
+): Promise<{ results: SweepResult[]; best: SweepResult }> {
+  const results: SweepResult[] = [];
+  for (const shape of sweepShapes)
+    results.push({
+      ...shape,
+      ms: await rawBulkDocs(database(`${shape.chunk}-${shape.inFlight}`), docs, shape),
+    });
+  const best = results.reduce((a, b) => (b.ms < a.ms ? b : a));
+  return { results, best };
 }
 
 /** The same documents by `bulkDocs` into a PouchDB on disk (the embedded baseline). */

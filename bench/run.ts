@@ -1,43 +1,54 @@
 /**
- * `npm run bench`: oproc against the real servers and the embedded backends, at several sizes,
- * beside raw bulk writes of the same documents; writes docs/PERFORMANCE.md and docs/performance.svg.
+ * `npm run bench`: oproc against real servers (Apache CouchDB from the kit beside the repository,
+ * when it is there, and pouchdb-server) and the embedded backends, at several sizes, beside raw
+ * bulk writes of the same documents; writes docs/PERFORMANCE.md and docs/performance.svg.
  *
- *   tsx bench/run.ts [--sizes 1000,10000,50000] [--subruns 3] [--no-embedded] [--embedded-runs 10000]
- *                    [--no-watch] [--no-write] [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
- *   tsx bench/run.ts --from-json RESULTS.json   (the report again from a run's printed results)
+ *   tsx bench/run.ts [--sizes 10000,50000,200000] [--pouchdb-sizes 10000,50000] [--servers couchdb,pouchdb-server]
+ *                    [--subruns 3] [--no-embedded] [--embedded-runs 10000] [--no-watch] [--no-write]
+ *                    [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
+ *   OPROC_BENCH_SIZES=10000 tsx bench/run.ts          (a quick run: these sizes on every server)
+ *   tsx bench/run.ts --from-json RESULTS.json          (the report again from a run's printed results)
+ *
+ * The benchmark is a list of scenarios (`scenarios` below), each adding its figures to the results.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, freemem, release, tmpdir, totalmem, type } from 'node:os';
+import { cpus, freemem, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { apacheCouchMissing, startApacheCouch } from '../test/support/apache-couch.js';
 import { startCouch } from '../test/support/couch-server.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import type { RunningServer } from '../test/support/servers.js';
 import { cleanupAll, guardSignals, measureCli, median, onCleanup } from './processes.js';
 import { benchPassChanges } from './pass-changes.js';
-import { jobDocuments, rawBulkDocs, rawPouchBulkDocs } from './raw.js';
+import { jobDocuments, rawBulkDocs, rawPouchBulkDocs, sweep } from './raw.js';
 import {
   writeReport,
   type BenchResults,
   type EmbeddedResult,
   type Machine,
+  type ServerResult,
   type SizeResult,
+  type ViewWait,
 } from './report.js';
 import {
   embeddedDatabases,
   firstRun,
   ratv,
-  seed,
   seedInChild,
+  seedServer,
   serverDatabases,
   withDatabases,
+  type BenchDatabases,
   type Workload,
 } from './seed.js';
 import { watchLatency } from './watch.js';
 
-interface Options {
-  sizes: number[];
+export interface Options {
+  couchSizes: number[];
+  pouchSizes: number[];
+  servers: string[];
   subruns: number;
   embedded: boolean;
   embeddedRuns: number;
@@ -51,10 +62,19 @@ interface Options {
   fromJson?: string;
 }
 
+function sizeList(text: string, flag: string): number[] {
+  const sizes = text.split(',').filter(Boolean).map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 2))
+    throw new Error(`${flag}: whole numbers ≥ 2, comma-separated`);
+  return sizes;
+}
+
 function options(): Options {
   const { values } = parseArgs({
     options: {
-      sizes: { type: 'string', default: '1000,10000,50000' },
+      sizes: { type: 'string', default: '10000,50000,200000' },
+      'pouchdb-sizes': { type: 'string', default: '10000,50000' },
+      servers: { type: 'string', default: 'couchdb,pouchdb-server' },
       subruns: { type: 'string', default: '3' },
       'no-embedded': { type: 'boolean', default: false },
       'embedded-runs': { type: 'string', default: '10000' },
@@ -66,11 +86,11 @@ function options(): Options {
       'from-json': { type: 'string' },
     },
   });
-  const sizes = values.sizes.split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 2))
-    throw new Error(`--sizes: whole numbers ≥ 2, comma-separated`);
+  const quick = process.env.OPROC_BENCH_SIZES;
   return {
-    sizes,
+    couchSizes: sizeList(quick ?? values.sizes, '--sizes'),
+    pouchSizes: sizeList(quick ?? values['pouchdb-sizes'], '--pouchdb-sizes'),
+    servers: values.servers.split(',').filter(Boolean),
     subruns: Number(values.subruns),
     embedded: !values['no-embedded'],
     embeddedRuns: Number(values['embedded-runs']),
@@ -96,13 +116,23 @@ function machine(): Machine {
 const log = (message: string) =>
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
+/** Runs the CLI, failing the benchmark with its output when it does not exit 0. */
+async function cli(args: string[]) {
+  const result = await measureCli(args);
+  if (result.code !== 0)
+    throw new Error(
+      `oproc ${args[0]} exited with ${result.code}:\n${result.stderr.slice(-2000)}\n${result.stdout.slice(0, 2000)}`,
+    );
+  return result;
+}
+
 /** `reprocess range` over every seeded run, checked to have created both passes of each. */
 async function reprocessRange(
   config: string,
   runs: number,
 ): Promise<{ ms: number; rssMb: number | undefined }> {
   const last = firstRun + runs - 1;
-  const result = await measureCli([
+  const result = await cli([
     'reprocess',
     'range',
     config,
@@ -112,10 +142,6 @@ async function reprocessRange(
     String(last),
     '--json',
   ]);
-  if (result.code !== 0)
-    throw new Error(
-      `oproc exited with ${result.code}:\n${result.stderr.slice(-2000)}\n${result.stdout.slice(0, 2000)}`,
-    );
   const created = (JSON.parse(result.stdout) as { created: unknown[] }).created.length;
   if (created !== 2 * runs)
     throw new Error(`oproc created ${created} passes for ${runs} runs, not ${2 * runs}`);
@@ -133,41 +159,121 @@ function runNumbers(count: number): number[] {
   return Array.from({ length: count }, (_, i) => firstRun + i);
 }
 
+/**
+ * The views' build on a database that has none: `oproc init --no-wait` starts it, and a watcher
+ * started at once meets it, says so with its progress and waits, then handles the last run.
+ */
+async function buildMetByWatcher(dbs: BenchDatabases, runs: number): Promise<ViewWait> {
+  const started = await cli(['init', dbs.config, '--no-wait']);
+  const last = firstRun + runs - 1;
+  const watch = await cli(['watch', dbs.config, ratv, 'L2', '--once', '--start-run', String(last - 1)]);
+  const notices = watch.stderr.split('\n').filter((line) => line.includes('being built'));
+  const init = await cli(['init', dbs.config]);
+  return {
+    noWaitMs: started.wallMs,
+    watchMs: watch.wallMs,
+    notices: notices.length,
+    sampleNotice: notices.at(-1)?.replace(/http:\/\/[^ ]*\//, 'URL/'),
+    initAfterMs: init.wallMs,
+  };
+}
+
+interface ServerUnderTest {
+  name: string;
+  couch: RunningServer;
+  sizes: number[];
+  /** Measure a view build met by a watcher at the largest size (servers that report builds). */
+  viewWait: boolean;
+}
+
 async function benchSize(
   dir: string,
-  servers: { couch: RunningServer; postgres: RunningServer },
+  target: ServerUnderTest,
+  postgres: RunningServer,
   workload: Workload,
+  shape: { chunk: number; inFlight: number },
+  metByWatcher: boolean,
 ): Promise<SizeResult> {
+  const tag = `${target.name}, ${workload.runs} runs`;
   const dbs = await serverDatabases(
-    path.join(dir, `size-${workload.runs}`),
-    servers.couch,
-    servers.postgres,
+    path.join(dir, `${target.name.replace(/\W+/g, '-')}-${workload.runs}`),
+    target.couch,
+    postgres,
     String(workload.runs),
   );
-  log(`${workload.runs} runs: seeding`);
-  const seedStart = performance.now();
-  const { documents, writeMs, viewMs } = await seed(dbs.config, workload);
-  const seedMs = performance.now() - seedStart;
-  log(
-    `${workload.runs} runs: seeded ${documents} data-flow documents in ${(seedMs / 1000).toFixed(1)} s ` +
-      `(writes ${(writeMs / 1000).toFixed(1)} s, view ${(viewMs / 1000).toFixed(1)} s); oproc reprocess range`,
-  );
+  log(`${tag}: seeding`);
+  const { documents, writeMs } = await seedServer(dbs, workload);
+  log(`${tag}: seeded ${documents} data-flow documents in ${(writeMs / 1000).toFixed(1)} s; oproc init`);
+  let viewMs: number;
+  let wait: ViewWait | undefined;
+  if (metByWatcher) {
+    wait = await buildMetByWatcher(dbs, workload.runs);
+    viewMs = wait.noWaitMs + wait.watchMs;
+  } else {
+    viewMs = (await cli(['init', dbs.config])).wallMs;
+  }
+  log(`${tag}: views built in ${(viewMs / 1000).toFixed(1)} s; oproc reprocess range`);
   const oproc = await reprocessRange(dbs.config, workload.runs);
   log(
-    `${workload.runs} runs: oproc ${(oproc.ms / 1000).toFixed(1)} s, peak RSS ${oproc.rssMb?.toFixed(0)} MB; raw _bulk_docs`,
+    `${tag}: oproc ${(oproc.ms / 1000).toFixed(1)} s, peak RSS ${oproc.rssMb?.toFixed(0)} MB; raw _bulk_docs`,
   );
   const docs = jobDocuments(await templates(dbs.config), runNumbers(workload.runs));
-  const rawMs = await rawBulkDocs(`${dbs.processingUrl}-raw`, docs);
-  log(`${workload.runs} runs: raw ${(rawMs / 1000).toFixed(1)} s (ratio ${(oproc.ms / rawMs).toFixed(2)})`);
+  const rawMs = await rawBulkDocs(dbs.other!('raw'), docs, shape);
+  log(`${tag}: raw ${(rawMs / 1000).toFixed(1)} s (ratio ${(oproc.ms / rawMs).toFixed(2)})`);
   return {
     runs: workload.runs,
     dataflowDocuments: documents,
-    seedMs,
+    seedMs: writeMs,
+    viewMs,
     oprocMs: oproc.ms,
     peakRssMb: oproc.rssMb,
     jobDocuments: docs.length,
     rawMs,
+    ...(wait ? { viewWait: wait } : {}),
   };
+}
+
+/** The raw sweep on the job documents of the smallest size, then every size, then the watch latency. */
+async function benchServer(
+  dir: string,
+  target: ServerUnderTest,
+  postgres: RunningServer,
+  opts: Options,
+): Promise<ServerResult> {
+  const result: ServerResult = { server: target.name, sizes: [] };
+  const sweepRuns = Math.min(...target.sizes);
+  // The sweep needs oproc's documents: a small reprocess gives them.
+  const probe = await serverDatabases(path.join(dir, 'sweep'), target.couch, postgres, 'sweep');
+  const probeRuns = { runs: 2, subruns: opts.subruns };
+  await seedServer(probe, probeRuns);
+  await cli(['init', probe.config]);
+  await reprocessRange(probe.config, probeRuns.runs);
+  const docs = jobDocuments(await templates(probe.config), runNumbers(sweepRuns));
+  log(`${target.name}: raw _bulk_docs sweep on ${docs.length} job documents`);
+  const swept = await sweep((label) => probe.other!(`sweep-${label}`), docs);
+  result.sweep = { documents: docs.length, results: swept.results, best: swept.best };
+  log(
+    `${target.name}: fastest raw writes: ${swept.best.chunk} a request, ${swept.best.inFlight} in flight (${(swept.best.ms / 1000).toFixed(2)} s)`,
+  );
+  const largest = Math.max(...target.sizes);
+  for (const runs of target.sizes)
+    result.sizes.push(
+      await benchSize(
+        dir,
+        target,
+        postgres,
+        { runs, subruns: opts.subruns },
+        swept.best,
+        target.viewWait && runs === largest,
+      ),
+    );
+  if (opts.watch) {
+    log(`${target.name}: watch latency`);
+    result.watch = await watchLatency(
+      await serverDatabases(path.join(dir, 'watch'), target.couch, postgres, 'watch'),
+    );
+  }
+  return result;
 }
 
 async function benchEmbedded(dir: string, workload: Workload): Promise<EmbeddedResult> {
@@ -192,15 +298,87 @@ async function helpStartup(samples = 10): Promise<{ median: number; samples: num
   return { median: median(times), samples: times };
 }
 
-/** Starts both servers, each registered to be stopped by PID whatever happens next. */
-async function startServers(): Promise<{ couch: RunningServer; postgres: RunningServer }> {
-  const couch = await startCouch();
-  onCleanup(`pouchdb-server (PID ${couch.pid})`, () => couch.stop());
-  const postgres = await startPostgres();
-  onCleanup(`PostgreSQL (PID ${postgres.pid})`, () => postgres.stop());
-  log(`pouchdb-server PID ${couch.pid} at ${couch.url}; PostgreSQL PID ${postgres.pid}`);
-  return { couch, postgres };
+/** What a scenario is given: the options, a scratch directory and PostgreSQL for RATDB. */
+export interface BenchContext {
+  opts: Options;
+  dir: string;
+  postgres: RunningServer;
+  log(message: string): void;
 }
+
+/** One part of the benchmark: it adds its figures to the results. */
+export interface BenchScenario {
+  name: string;
+  run(context: BenchContext, results: BenchResults): Promise<void>;
+}
+
+/** The document servers measured: Apache CouchDB from the kit (when there) and pouchdb-server. */
+const serverScenarios: BenchScenario = {
+  name: 'document servers',
+  async run({ opts, dir, postgres }, results) {
+    if (opts.servers.includes('couchdb')) {
+      const missing = apacheCouchMissing();
+      if (missing || process.env.OPROC_TEST_COUCHDB) {
+        results.notes.push(
+          `Apache CouchDB not measured: ${missing ?? 'OPROC_TEST_COUCHDB names an outside server; the benchmark starts its own from the kit'}.`,
+        );
+        log(`Apache CouchDB not measured: ${missing ?? 'outside server'}`);
+      } else {
+        const couch = await startApacheCouch();
+        onCleanup('Apache CouchDB (kit)', () => couch.stop());
+        log(`Apache CouchDB 3.5.0 from the kit at ${new URL(couch.url).origin}`);
+        const target = { name: 'Apache CouchDB 3.5.0', couch, sizes: opts.couchSizes, viewWait: true };
+        results.servers.push(await benchServer(path.join(dir, 'couchdb'), target, postgres, opts));
+        await couch.stop();
+      }
+    }
+    if (opts.servers.includes('pouchdb-server')) {
+      const couch = await startCouch();
+      onCleanup(`pouchdb-server (PID ${couch.pid})`, () => couch.stop());
+      log(`pouchdb-server PID ${couch.pid} at ${couch.url}`);
+      const target = { name: 'pouchdb-server', couch, sizes: opts.pouchSizes, viewWait: false };
+      results.servers.push(await benchServer(path.join(dir, 'pouchdb'), target, postgres, opts));
+    }
+  },
+};
+
+const helpScenario: BenchScenario = {
+  name: 'oproc --help start-up',
+  async run(_context, results) {
+    results.helpMs = await helpStartup();
+  },
+};
+
+const embeddedScenario: BenchScenario = {
+  name: 'embedded backends',
+  async run({ opts, dir }, results) {
+    if (opts.embedded)
+      results.embedded = await benchEmbedded(dir, { runs: opts.embeddedRuns, subruns: opts.subruns });
+  },
+};
+
+/** retry and cancel of many passes among many job documents, on pouchdb-server. */
+const passChangesScenario: BenchScenario = {
+  name: 'retry and cancel',
+  async run({ opts, dir, postgres }, results) {
+    if (!opts.ops) return;
+    const couch = await startCouch();
+    onCleanup(`pouchdb-server (PID ${couch.pid})`, () => couch.stop());
+    results.passChanges = await benchPassChanges(
+      dir,
+      { couch, postgres },
+      { jobDocuments: opts.opsJobs, passes: opts.opsPasses },
+    );
+    await couch.stop();
+  },
+};
+
+export const scenarios: BenchScenario[] = [
+  serverScenarios,
+  passChangesScenario,
+  helpScenario,
+  embeddedScenario,
+];
 
 async function main(): Promise<void> {
   const opts = options();
@@ -212,33 +390,28 @@ async function main(): Promise<void> {
   guardSignals();
   const dir = await mkdtemp(path.join(tmpdir(), 'oproc-bench-'));
   onCleanup('benchmark directory', () => rm(dir, { recursive: true, force: true }));
-  log(`free memory ${(freemem() / 2 ** 30).toFixed(1)} GiB; sizes ${opts.sizes.join(', ')}`);
-  const servers = await startServers();
+  log(`free memory ${(freemem() / 2 ** 30).toFixed(1)} GiB; load average ${loadavg()[0]!.toFixed(1)}`);
+  const postgres = await startPostgres();
+  onCleanup(`PostgreSQL (PID ${postgres.pid})`, () => postgres.stop());
   const results: BenchResults = {
     date: new Date().toISOString().slice(0, 10),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}${process.env.OPROC_BENCH_SIZES ? ` (OPROC_BENCH_SIZES=${process.env.OPROC_BENCH_SIZES})` : ''}`,
     machine: machine(),
     subruns: opts.subruns,
-    sizes: [],
+    servers: [],
+    notes: [],
+    loadAverage: [],
     totalMs: 0,
   };
-  for (const runs of opts.sizes)
-    results.sizes.push(await benchSize(dir, servers, { runs, subruns: opts.subruns }));
-  if (opts.watch) {
-    log('watch latency');
-    results.watch = await watchLatency(
-      await serverDatabases(path.join(dir, 'watch'), servers.couch, servers.postgres, 'watch'),
-    );
+  const sampler = setInterval(() => results.loadAverage.push(loadavg()[0]!), 10_000);
+  try {
+    for (const scenario of scenarios) {
+      log(scenario.name);
+      await scenario.run({ opts, dir, postgres, log }, results);
+    }
+  } finally {
+    clearInterval(sampler);
   }
-  if (opts.ops)
-    results.passChanges = await benchPassChanges(dir, servers, {
-      jobDocuments: opts.opsJobs,
-      passes: opts.opsPasses,
-    });
-  log('oproc --help start-up');
-  results.helpMs = await helpStartup();
-  if (opts.embedded)
-    results.embedded = await benchEmbedded(dir, { runs: opts.embeddedRuns, subruns: opts.subruns });
   results.totalMs = performance.now() - started;
   console.log(JSON.stringify(results, null, 2));
   if (opts.write) {

@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config/load.js';
 import { dataflowDesign, processingDesign } from '../src/engine/design.js';
 import { track } from './processes.js';
 import { createDatabase } from '../test/support/postgres-server.js';
+import { httpDatabase, seedDataflowRuns, type HttpDatabase } from '../test/support/bulk-seed.js';
 import type { RunningServer } from '../test/support/servers.js';
 import {
   dataflowDocsFor,
@@ -35,9 +36,11 @@ export interface Workload {
 
 export interface BenchDatabases {
   config: string;
-  /** The processing database's URL, for raw reads of job documents (servers only). */
-  processingUrl?: string;
-  dataflowUrl?: string;
+  /** The processing and data-flow databases over HTTP, for raw reads and writes (servers only). */
+  processing?: HttpDatabase;
+  dataflow?: HttpDatabase;
+  /** Another database of the same server, named after this size's (raw baselines). */
+  other?: (suffix: string) => HttpDatabase;
 }
 
 const docChunk = 5000;
@@ -67,9 +70,30 @@ export async function serverDatabases(
   });
   return {
     config,
-    processingUrl: `${couch.url}/${name}-processing`,
-    dataflowUrl: `${couch.url}/${name}-dataflow`,
+    processing: httpDatabase(couch.url, `${name}-processing`),
+    dataflow: httpDatabase(couch.url, `${name}-dataflow`),
+    other: (suffix) => httpDatabase(couch.url, `${name}-${suffix}`),
   };
+}
+
+/**
+ * Seeds server databases as fast as the server takes them: data-flow documents by parallel raw
+ * `_bulk_docs` (4 requests of 1,000 in flight) while RATDB is loaded, with no views yet: the
+ * benchmark then times `oproc init` building them.
+ */
+export async function seedServer(
+  dbs: BenchDatabases,
+  workload: Workload,
+): Promise<{ documents: number; writeMs: number }> {
+  return withDatabases(dbs.config, async (db) => {
+    await Promise.all([db.processing.create(), db.ratdb.create()]);
+    const started = performance.now();
+    const [written] = await Promise.all([
+      seedDataflowRuns(dbs.dataflow!, firstRun, workload.runs),
+      loadRatdb(db, specs(workload)),
+    ]);
+    return { documents: written.documents, writeMs: performance.now() - started };
+  });
 }
 
 /** Embedded databases on disk (PouchDB and PGlite), as a site without servers would have them. */

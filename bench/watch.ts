@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { send, type HttpDatabase } from '../test/support/bulk-seed.js';
 import { dataflowDocsFor, ratdbTablesFor } from '../test/support/scenario.js';
 import { dataflowDesign, processingDesign } from '../src/engine/design.js';
 import { median, spawnCli, stopChild } from './processes.js';
@@ -24,27 +25,16 @@ const pollMs = 10;
 /** Rounds start a random part of this after the previous one, so writes fall at every phase of the watcher's wait. */
 const spreadMs = 2000;
 
-async function post(url: string, body: unknown): Promise<void> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok)
-    throw new Error(`POST ${url} failed with HTTP ${response.status}: ${await response.text()}`);
-  await response.arrayBuffer();
-}
-
 /** Polls until the document is readable; returns when it is (or throws after `timeoutMs`). */
-async function readable(url: string, timeoutMs: number): Promise<void> {
+async function readable(db: HttpDatabase, id: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const response = await fetch(url);
+    const response = await fetch(`${db.url}/${id}`, { headers: db.headers });
     await response.arrayBuffer();
     if (response.ok) return;
     await sleep(pollMs);
   }
-  throw new Error(`${url} was not written within ${timeoutMs / 1000} s`);
+  throw new Error(`${db.url}/${id} was not written within ${timeoutMs / 1000} s`);
 }
 
 async function prepare(dbs: BenchDatabases, rounds: number): Promise<void> {
@@ -61,8 +51,8 @@ async function prepare(dbs: BenchDatabases, rounds: number): Promise<void> {
 /** Writes run N+1's files and times until run N's Analysis job (written after Processing) is readable. */
 async function round(dbs: BenchDatabases, run: number, timeoutMs: number): Promise<number> {
   const started = performance.now();
-  await post(`${dbs.dataflowUrl}/_bulk_docs`, { docs: dataflowDocsFor({ run: run + 1, subruns }) });
-  await readable(`${dbs.processingUrl}/job_${run}_Analysis`, timeoutMs);
+  await send(dbs.dataflow!, 'POST', '/_bulk_docs', { docs: dataflowDocsFor({ run: run + 1, subruns }) });
+  await readable(dbs.processing!, `job_${run}_Analysis`, timeoutMs);
   return performance.now() - started;
 }
 

@@ -77,6 +77,8 @@ export const backendHelpers: Omit<BackendHelpers, 'configError'> = {
   maskUrl,
   retry: (what, work) => withRetry(what, work),
   lockDirectory,
+  // Off stdout, so a `--json` result stays the only thing there.
+  notice: (message) => void process.stderr.write(`${message}\n`),
 };
 
 function context(config: OprocConfig, role: DatabaseRole): BackendContext {

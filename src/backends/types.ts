@@ -33,6 +33,33 @@ export interface DesignDocument {
   views: Record<string, ViewDefinition>;
 }
 
+/**
+ * A view index being built (CouchDB `_active_tasks` entries of type `indexer` for one design
+ * document, summed over the database's shards).
+ */
+export interface ViewBuildProgress {
+  /** The design document's name, without `_design/`. */
+  design: string;
+  /** Changes (documents) indexed so far, and in all, by the builds under way. */
+  changesDone: number;
+  totalChanges: number;
+}
+
+/** How `ensureDesign` treats the views' build. */
+export interface EnsureDesignOptions {
+  /** Wait until the views are built and answer (the default); false starts the build and returns. */
+  wait?: boolean;
+  /** Told of a build's progress every few seconds while it is waited for. */
+  onProgress?: (progress: ViewBuildProgress) => void;
+}
+
+/**
+ * What `ensureDesign` did: `unchanged` (already there), `created`, `updated` (rewritten in place),
+ * `staged` (changed views written under a staged design document, being built, not yet switched:
+ * `wait: false`) or `switched` (built under the staged document, then copied over the live one).
+ */
+export type DesignOutcome = 'unchanged' | 'created' | 'updated' | 'staged' | 'switched';
+
 export type ViewKey = unknown;
 
 export interface ViewQuery {
@@ -52,6 +79,11 @@ export interface ViewQuery {
   group?: boolean;
   /** Reduce per distinct first N elements of an array key (CouchDB `group_level`). */
   groupLevel?: number;
+  /**
+   * Told of the index build's progress while the query waits for it (a server that answers a view
+   * only when its index is up to date). Without it the store reports through `helpers.notice`.
+   */
+  onBuilding?: (progress: ViewBuildProgress) => void;
 }
 
 export interface ViewRow {
@@ -91,8 +123,18 @@ export interface DocumentStore {
   readonly description: string;
   /** Creates the database if missing (idempotent). */
   create(): Promise<void>;
-  /** Installs or updates a design document (idempotent; unchanged definitions are not rewritten). */
-  ensureDesign(design: DesignDocument): Promise<void>;
+  /**
+   * Installs or updates a design document (idempotent; unchanged definitions are not rewritten).
+   * A server that builds indexes while others read them (Apache CouchDB) builds changed views under
+   * a staged design document and switches when they are built, so readers of the live views never
+   * wait for a rebuild. With `wait` (the default) it returns once the views answer.
+   */
+  ensureDesign(design: DesignDocument, options?: EnsureDesignOptions): Promise<DesignOutcome | void>;
+  /**
+   * The build under way of a design document's views, or undefined when none is (or the server does
+   * not say: pouchdb-server, PouchDB). Optional.
+   */
+  viewBuild?(design: string): Promise<ViewBuildProgress | undefined>;
   /** Reads documents by id in one request (`_all_docs?keys=...&include_docs=true`); missing ids are absent. */
   getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>>;
   /** One page of `_all_docs` between two ids, inclusive, in id order. */
@@ -213,6 +255,8 @@ export interface BackendHelpers {
    * naming the holder when another live process has it. Returns the release function.
    */
   lockDirectory(dataDir: string, what: string): () => void;
+  /** A line for the user on stderr (e.g. that a view is being built, with its progress). Optional. */
+  notice?(message: string): void;
   /** A config problem in this section (exit 2), e.g. `configError('url', 'is missing')`. */
   configError(key: string, problem: string): Error;
 }

@@ -3,8 +3,11 @@ import type {
   ChangesBatch,
   ChangesQuery,
   DesignDocument,
+  DesignOutcome,
   DocumentStore,
+  EnsureDesignOptions,
   StoredDocument,
+  ViewBuildProgress,
   ViewQuery,
   ViewRow,
   WriteResult,
@@ -27,8 +30,19 @@ import {
   type JsonObject,
 } from './json.js';
 import { readSettings } from './settings.js';
+import { indexerProgress, progressLine } from './views.js';
 
 const designWriteAttempts = 5;
+/** A view query not answered this long is checked against `_active_tasks` (then every `buildPollMs`). */
+const buildProbeMs = 2000;
+const buildPollMs = 5000;
+/** A view query with no build under way and no answer this long is given up (and retried). */
+const viewIdleMs = 120_000;
+/** Default notices of a build a query waits for: the first at once, then at most this often. */
+const noticeEveryMs = 15_000;
+
+/** The suffix of the design document changed views are built under before they replace the live one. */
+export const stagedSuffix = '_staged';
 
 function isStatus(error: unknown, status: number): error is CouchHttpError {
   return error instanceof CouchHttpError && error.statusCode === status;
@@ -64,6 +78,12 @@ export class CouchStore implements DocumentStore {
   constructor(
     private readonly client: CouchClient,
     private readonly context: BackendContext,
+    /**
+     * Apache CouchDB builds a design document's index while the old one answers, and reuses an
+     * index for a design document of the same signature: changed views are staged. pouchdb-server
+     * builds each view on its first query, and is updated in place.
+     */
+    private readonly stagesViews = false,
   ) {}
 
   get description(): string {
@@ -83,23 +103,122 @@ export class CouchStore implements DocumentStore {
     }
   }
 
-  async ensureDesign(design: DesignDocument): Promise<void> {
-    const id = `_design/${design.name}`;
-    const path = `_design/${encodeURIComponent(design.name)}`;
+  async ensureDesign(design: DesignDocument, options: EnsureDesignOptions = {}): Promise<DesignOutcome> {
     for (let attempt = 0; attempt < designWriteAttempts; attempt++) {
-      const stored = await this.getDocument(path);
+      const stored = await this.getDocument(designPath(design.name));
       const wanted = designToWrite(design, stored);
-      if (!wanted) return;
       try {
-        await this.call(`write ${id} in`, { method: 'PUT', path, body: wanted });
-        return;
+        if (!wanted) {
+          await this.settle(design, options);
+          return 'unchanged';
+        }
+        if (!stored || !this.stagesViews) {
+          await this.call(`write ${wanted._id} in`, {
+            method: 'PUT',
+            path: designPath(design.name),
+            body: wanted,
+          });
+          await this.settle(design, options);
+          return stored ? 'updated' : 'created';
+        }
+        return await this.stage(design, stored, options);
       } catch (error) {
         if (!isStatus(error, 409)) throw error; // someone else wrote it meanwhile: compare again
       }
     }
     throw new Error(
-      `could not install ${id} in ${this.description}: it kept changing under us (409 conflicts)`,
+      `could not install _design/${design.name} in ${this.description}: it kept changing under us (409 conflicts)`,
     );
+  }
+
+  /**
+   * Changed views on a live database: written under `_design/NAME_staged` and built there while the
+   * live views keep answering, then copied over the live design document. The copy has the staged
+   * one's signature (same views, language and options), so CouchDB reuses the index just built
+   * rather than building it again; then the staged document is deleted. A 409 on the way is thrown
+   * for `ensureDesign` to compare again.
+   */
+  private async stage(
+    design: DesignDocument,
+    live: StoredDocument,
+    options: EnsureDesignOptions,
+  ): Promise<DesignOutcome> {
+    const stagedName = `${design.name}${stagedSuffix}`;
+    const staged = await this.getDocument(designPath(stagedName));
+    const stagedWanted = designToWrite({ name: stagedName, views: design.views }, staged);
+    if (stagedWanted) {
+      const body = { ...stagedWanted, ...(live.options === undefined ? {} : { options: live.options }) };
+      await this.call(`write ${stagedWanted._id} in`, { method: 'PUT', path: designPath(stagedName), body });
+    }
+    if (options.wait === false) {
+      await this.startBuild(stagedName, Object.keys(design.views)[0]);
+      return 'staged';
+    }
+    await this.waitBuilt({ name: stagedName, views: design.views }, design.name, options.onProgress);
+    const switched = designToWrite(design, live);
+    if (switched)
+      await this.call(`write ${switched._id} in`, {
+        method: 'PUT',
+        path: designPath(design.name),
+        body: switched,
+      });
+    const built = await this.getDocument(designPath(stagedName));
+    if (built?._rev)
+      await this.call(`delete _design/${stagedName} of`, {
+        method: 'DELETE',
+        path: designPath(stagedName),
+        qs: { rev: built._rev },
+      }).catch(() => undefined); // left over, it is reused or removed by the next `oproc init`
+    return 'switched';
+  }
+
+  /** After a design document is in place: wait until its views answer, or only start their build. */
+  private async settle(design: DesignDocument, options: EnsureDesignOptions): Promise<void> {
+    if (options.wait === false) await this.startBuild(design.name, Object.keys(design.views)[0]);
+    else await this.waitBuilt(design, design.name, options.onProgress);
+  }
+
+  /**
+   * Queries each view once, so it is built and up to date (Apache CouchDB builds all of a design
+   * document's views together; pouchdb-server each on its first query); builds under way are
+   * reported under the live name.
+   */
+  private async waitBuilt(
+    design: DesignDocument,
+    shownAs: string,
+    onProgress: ((progress: ViewBuildProgress) => void) | undefined,
+  ): Promise<void> {
+    const report =
+      onProgress && ((progress: ViewBuildProgress) => onProgress({ ...progress, design: shownAs }));
+    for (const view of Object.keys(design.views))
+      await this.queryView(design.name, view, { limit: 1, ...(report ? { onBuilding: report } : {}) });
+  }
+
+  /**
+   * Starts a build and returns: a view query the client gives up on after a moment. Apache CouchDB
+   * goes on building an index whose reader went away (and its background indexer builds new design
+   * documents' views anyway); pouchdb-server builds the view on the next query.
+   */
+  private async startBuild(design: string, view: string | undefined): Promise<void> {
+    if (view === undefined) return;
+    const path = `${designPath(design)}/_view/${encodeURIComponent(view)}`;
+    await this.client
+      .request({ path, qs: { limit: 1 }, signal: AbortSignal.timeout(500) })
+      .catch((error: unknown) => {
+        if (!(error instanceof CouchRequestAborted)) throw error;
+      });
+  }
+
+  async viewBuild(design: string): Promise<ViewBuildProgress | undefined> {
+    let tasks: unknown;
+    try {
+      tasks = await this.client.request({ server: true, path: '_active_tasks' });
+    } catch (error) {
+      // Only admins may read _active_tasks: without it there is no progress to show.
+      if (isStatus(error, 401) || isStatus(error, 403)) return undefined;
+      throw error;
+    }
+    return indexerProgress(tasks, this.client.database, design);
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>> {
@@ -149,7 +268,7 @@ export class CouchStore implements DocumentStore {
   }
 
   async queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]> {
-    const path = `_design/${encodeURIComponent(design)}/_view/${encodeURIComponent(view)}`;
+    const path = `${designPath(design)}/_view/${encodeURIComponent(view)}`;
     const qs = defined({
       startkey: query.startkey,
       endkey: query.endkey,
@@ -163,7 +282,9 @@ export class CouchStore implements DocumentStore {
     });
     let body: unknown;
     try {
-      body = await this.call(`query view ${design}/${view} of`, { path, qs });
+      body = await this.context.helpers.retry(`query view ${design}/${view} of ${this.description}`, () =>
+        this.waitForView(design, view, { path, qs }, query.onBuilding),
+      );
     } catch (error) {
       if (!isStatus(error, 404)) throw error;
       throw this.context.helpers.configError(
@@ -176,6 +297,94 @@ export class CouchStore implements DocumentStore {
       const id = row.id === undefined || row.id === null ? '' : String(row.id); // reduced rows have none
       return { id, key: row.key, value: row.value, ...(doc ? { doc } : {}) };
     });
+  }
+
+  /**
+   * One view request. Apache CouchDB answers a view only once its index is up to date, which on a
+   * database of millions of documents takes minutes: a request not answered within 2 s is checked
+   * against `_active_tasks` (every 5 s), and while the design document's index is being built the
+   * request waits with no time limit and the build's progress is reported. With no build under way,
+   * no answer within 120 s is a server gone quiet: given up, and retried by the caller.
+   */
+  private async waitForView(
+    design: string,
+    view: string,
+    request: CouchRequest,
+    onBuilding: ((progress: ViewBuildProgress) => void) | undefined,
+  ): Promise<unknown> {
+    const giveUp = new AbortController();
+    const answered = new AbortController();
+    const report = onBuilding ?? this.defaultBuildNotice(design, view);
+    const started = Date.now();
+    let idleSince = started;
+    const watch = (async () => {
+      let delay = buildProbeMs;
+      let silentNoticeAt = noticeEveryMs;
+      while (!(await sleepUnless(delay, answered.signal))) {
+        delay = buildPollMs;
+        const progress = this.stagesViews ? await this.indexerOrUnknown(design) : 'unknown';
+        if (answered.signal.aborted) return;
+        if (progress === 'unknown') {
+          // pouchdb-server builds a view on its first query and says nothing of it; nor does
+          // CouchDB to a user who is not an admin: wait, saying so now and then.
+          if (Date.now() - started >= silentNoticeAt) {
+            silentNoticeAt *= 4;
+            this.notice(
+              `${this.description}: view ${design}/${view} has not answered for ${Math.round((Date.now() - started) / 1000)} s; the server builds a view before it answers and shows no progress to this user; waiting`,
+            );
+          }
+        } else if (progress) {
+          idleSince = Date.now();
+          report(progress);
+        } else if (Date.now() - idleSince > viewIdleMs) {
+          giveUp.abort();
+          return;
+        }
+      }
+    })();
+    try {
+      return await this.withDatabaseCheck(request, () =>
+        this.client.request({ ...request, signal: giveUp.signal }),
+      );
+    } catch (error) {
+      if (error instanceof CouchRequestAborted)
+        throw new CouchConnectionError(
+          `CouchDB at ${this.description} did not answer view ${design}/${view} within ${viewIdleMs / 1000} s, and is building no index for it`,
+          'ETIMEDOUT',
+        );
+      throw error;
+    } finally {
+      answered.abort();
+      await watch;
+    }
+  }
+
+  /** Progress lines through `helpers.notice`: the first at once, then at most every 15 s. */
+  private defaultBuildNotice(design: string, view: string): (progress: ViewBuildProgress) => void {
+    let last = 0;
+    return (progress) => {
+      if (Date.now() - last < noticeEveryMs) return;
+      last = Date.now();
+      this.notice(
+        `${this.description}: ${progressLine(progress)}; view ${design}/${view} answers when it is built, waiting`,
+      );
+    };
+  }
+
+  private notice(line: string): void {
+    if (this.context.helpers.notice) this.context.helpers.notice(line);
+    else process.stderr.write(`${line}\n`);
+  }
+
+  /** The build under way, undefined when none is, 'unknown' when `_active_tasks` is not ours to read. */
+  private async indexerOrUnknown(design: string): Promise<ViewBuildProgress | undefined | 'unknown'> {
+    try {
+      const tasks = await this.client.request({ server: true, path: '_active_tasks' });
+      return indexerProgress(tasks, this.client.database, design);
+    } catch (error) {
+      if (isStatus(error, 401) || isStatus(error, 403)) return 'unknown';
+      return undefined;
+    }
   }
 
   async currentSeq(): Promise<string> {
@@ -236,15 +445,20 @@ export class CouchStore implements DocumentStore {
 
   /** One request, retried on transient failures; a 404 is first checked for a missing database. */
   private async call(what: string, request: CouchRequest): Promise<unknown> {
-    return this.context.helpers.retry(`${what} ${this.description}`, async () => {
-      try {
-        return await this.client.request(request);
-      } catch (error) {
-        if (isStatus(error, 404) && request.path !== undefined) await this.requireDatabase();
-        if (isStatus(error, 404) && request.path === undefined) throw this.missingDatabase();
-        throw error;
-      }
-    });
+    return this.context.helpers.retry(`${what} ${this.description}`, () =>
+      this.withDatabaseCheck(request, () => this.client.request(request)),
+    );
+  }
+
+  /** Runs a request; its 404 is first checked for a missing database (a config error). */
+  private async withDatabaseCheck(request: CouchRequest, send: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await send();
+    } catch (error) {
+      if (isStatus(error, 404) && request.path !== undefined) await this.requireDatabase();
+      if (isStatus(error, 404) && request.path === undefined) throw this.missingDatabase();
+      throw error;
+    }
   }
 
   private async requireDatabase(): Promise<void> {
@@ -268,21 +482,45 @@ export class CouchStore implements DocumentStore {
 export async function openCouchStore(context: BackendContext): Promise<DocumentStore> {
   const client = new CouchClient(readSettings(context), context);
   try {
-    await reachServer(client);
+    const root = await reachServer(client);
     await probeDatabase(client);
+    return new CouchStore(client, context, isApacheCouch(root));
   } catch (error) {
     client.close();
     throw error;
   }
-  return new CouchStore(client, context);
+}
+
+/** The server's welcome (`GET /`) says Apache CouchDB, not pouchdb-server. */
+function isApacheCouch(root: unknown): boolean {
+  return isObject(root) && isObject(root.vendor) && root.vendor.name === 'The Apache Software Foundation';
+}
+
+function designPath(name: string): string {
+  return `_design/${encodeURIComponent(name)}`;
+}
+
+/** Waits `ms`; true when the signal stopped the wait first. */
+function sleepUnless(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      resolve(false);
+    }, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal.addEventListener('abort', stop, { once: true });
+  });
 }
 
 /** GET / with a few quick tries: an unreachable server should fail fast at open, not after minutes. */
-async function reachServer(client: CouchClient): Promise<void> {
+async function reachServer(client: CouchClient): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.request({ server: true });
-      return;
+      return await client.request({ server: true });
     } catch (error) {
       if (!(error instanceof CouchConnectionError) || attempt >= 3) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));

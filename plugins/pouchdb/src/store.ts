@@ -6,7 +6,9 @@ import type {
   ChangesBatch,
   ChangesQuery,
   DesignDocument,
+  DesignOutcome,
   DocumentStore,
+  EnsureDesignOptions,
   StoredDocument,
   ViewQuery,
   ViewRow,
@@ -69,18 +71,23 @@ export class PouchStore implements DocumentStore {
     // PouchDB creates the database when it opens it.
   }
 
-  async ensureDesign(design: DesignDocument): Promise<void> {
+  async ensureDesign(design: DesignDocument, _options: EnsureDesignOptions = {}): Promise<DesignOutcome> {
     const id = `_design/${design.name}`;
     for (let attempt = 0; attempt < designWriteAttempts; attempt++) {
       const stored = await this.getDocument(id);
       const wanted = designToWrite(design, stored);
-      if (!wanted) return;
-      try {
-        await this.db.put(wanted);
-        return;
-      } catch (error) {
-        if (pouchStatus(error) !== 409) throw error; // written meanwhile: compare again
+      if (wanted) {
+        try {
+          await this.db.put(wanted);
+        } catch (error) {
+          if (pouchStatus(error) !== 409) throw error; // written meanwhile: compare again
+          continue;
+        }
       }
+      // PouchDB builds a view on the first query of it, in the process that queries: a command's
+      // first read waits for it. Not queried here, where nothing would keep the index open for the
+      // command (and an index PouchDB opened stays locked until this process ends).
+      return !wanted ? 'unchanged' : stored ? 'updated' : 'created';
     }
     throw new Error(
       `could not install ${id} in ${this.description}: it kept changing under us (409 conflicts)`,

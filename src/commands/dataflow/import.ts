@@ -40,9 +40,10 @@ export default class DataflowImport extends OprocCommand {
     const config = await this.loadConfig(args.config);
     const documents = await readDataflowFiles(files);
     const db = await this.openDatabases(config, { dataflow: true });
-    // Idempotent, and lets an import fill a database that `oproc init` has not prepared.
+    // Idempotent, and lets an import fill a database that `oproc init` has not prepared. The views
+    // are built by the first command that reads them (or `oproc init`), not before the import.
     await db.dataflow.create();
-    await db.dataflow.ensureDesign(dataflowDesign);
+    await db.dataflow.ensureDesign(dataflowDesign, { wait: false });
     const counts = await importDataflow(db.dataflow, documents, {
       onProgress: (done, total) => {
         if (total > 1000) this.logToStderr(`  ${done}/${total} documents`);
