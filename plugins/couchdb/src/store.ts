@@ -4,6 +4,8 @@ import type {
   ChangesQuery,
   DesignDocument,
   DocumentStore,
+  ReadOptions,
+  RevisionRef,
   StoredDocument,
   ViewQuery,
   ViewRow,
@@ -15,6 +17,7 @@ import {
   CouchConnectionError,
   CouchHttpError,
   CouchRequestAborted,
+  type CouchAnswer,
   type CouchRequest,
 } from './client.js';
 import {
@@ -39,10 +42,11 @@ function defined(qs: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(qs).filter(([, value]) => value !== undefined));
 }
 
-function writeResult(row: unknown, doc: StoredDocument): WriteResult {
+function writeResult(row: unknown, doc: StoredDocument, accepted: boolean): WriteResult {
   const fields: JsonObject = isObject(row) ? row : {};
   const id = typeof fields.id === 'string' ? fields.id : doc._id;
-  if (typeof fields.rev === 'string' && fields.error === undefined) return { id, ok: true, rev: fields.rev };
+  if (typeof fields.rev === 'string' && fields.error === undefined)
+    return accepted ? { id, ok: true, rev: fields.rev, accepted } : { id, ok: true, rev: fields.rev };
   const error = typeof fields.error === 'string' ? fields.error : 'unknown_error';
   return typeof fields.reason === 'string'
     ? { id, ok: false, error, reason: fields.reason }
@@ -99,13 +103,13 @@ export class CouchStore implements DocumentStore {
     );
   }
 
-  async getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>> {
+  async getMany(ids: readonly string[], options: ReadOptions = {}): Promise<Map<string, StoredDocument>> {
     const found = new Map<string, StoredDocument>();
     if (ids.length === 0) return found;
     const body = await this.call('read documents from', {
       method: 'POST',
       path: '_all_docs',
-      qs: { include_docs: true },
+      qs: { include_docs: true, ...(options.conflicts ? { conflicts: true } : {}) },
       body: { keys: ids },
     });
     for (const row of rowsOf(body)) {
@@ -115,13 +119,15 @@ export class CouchStore implements DocumentStore {
     return found;
   }
 
-  async allDocs(query: {
-    startkey?: string;
-    endkey?: string;
-    limit?: number;
-    skip?: number;
-  }): Promise<StoredDocument[]> {
-    const qs = defined({ include_docs: true, ...query });
+  async allDocs(
+    query: {
+      startkey?: string;
+      endkey?: string;
+      limit?: number;
+      skip?: number;
+    } & ReadOptions,
+  ): Promise<StoredDocument[]> {
+    const qs = defined({ include_docs: true, ...query, conflicts: query.conflicts || undefined });
     const body = await this.call('list documents of', { path: '_all_docs', qs });
     return rowsOf(body)
       .map((row) => asDocument(row.doc))
@@ -131,7 +137,7 @@ export class CouchStore implements DocumentStore {
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
     if (docs.length === 0) return [];
     // Retrying is safe: a repeated write of an already written document comes back as a conflict.
-    const body = await this.call('write documents to', {
+    const { body, status } = await this.answer('write documents to', {
       method: 'POST',
       path: '_bulk_docs',
       body: { docs },
@@ -142,7 +148,26 @@ export class CouchStore implements DocumentStore {
       );
     }
     const rows = rowsInOrderOf(docs, body);
-    return docs.map((doc, i) => writeResult(rows[i], doc));
+    // 202: some document of the request got fewer copies than the write quorum; the rows do not say which.
+    return docs.map((doc, i) => writeResult(rows[i], doc, status === 202));
+  }
+
+  async getRevisions(refs: readonly RevisionRef[]): Promise<StoredDocument[]> {
+    if (refs.length === 0) return [];
+    const body = await this.call('read revisions from', {
+      method: 'POST',
+      path: '_bulk_get',
+      body: { docs: refs.map((ref) => ({ id: ref.id, rev: ref.rev })) },
+    });
+    const results = isObject(body) && Array.isArray(body.results) ? body.results.filter(isObject) : [];
+    const found = new Map<string, StoredDocument>();
+    for (const result of results) {
+      for (const entry of Array.isArray(result.docs) ? result.docs.filter(isObject) : []) {
+        const doc = asDocument(entry.ok);
+        if (doc?._rev) found.set(`${doc._id} ${doc._rev}`, doc);
+      }
+    }
+    return refs.flatMap((ref) => found.get(`${ref.id} ${ref.rev}`) ?? []);
   }
 
   async queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]> {
@@ -217,9 +242,14 @@ export class CouchStore implements DocumentStore {
 
   /** One request, retried on transient failures; a 404 is first checked for a missing database. */
   private async call(what: string, request: CouchRequest): Promise<unknown> {
+    return (await this.answer(what, request)).body;
+  }
+
+  /** Like `call`, with the HTTP status. */
+  private async answer(what: string, request: CouchRequest): Promise<CouchAnswer> {
     return this.context.helpers.retry(`${what} ${this.description}`, async () => {
       try {
-        return await this.client.request(request);
+        return await this.client.answer(request);
       } catch (error) {
         if (isStatus(error, 404) && request.path !== undefined) await this.requireDatabase();
         if (isStatus(error, 404) && request.path === undefined) throw this.missingDatabase();
