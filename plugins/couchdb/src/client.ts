@@ -88,7 +88,6 @@ export interface CouchAnswer {
 export class CouchClient {
   /** The database's masked URL (the first node's), for messages. */
   readonly description: string;
-  private readonly serverDescription: string;
   private nodes: Node[];
   /** The node requests go to now. */
   private current = 0;
@@ -106,7 +105,6 @@ export class CouchClient {
     private readonly context: BackendContext,
   ) {
     const base = settings.nodes[0]!.href.replace(/\/+$/, '');
-    this.serverDescription = context.helpers.maskUrl(base);
     this.description = context.helpers.maskUrl(`${base}/${settings.database}`);
     if (settings.user !== undefined && settings.password !== undefined) {
       this.authorization = basic(settings.user, settings.password);
@@ -227,7 +225,7 @@ export class CouchClient {
         throw this.unreachable(node, reason, connectionCode(message));
       }
       if (status === 401) {
-        await this.authenticate(afterLogin);
+        await this.authenticate(node, afterLogin);
         return this.send(index, request, true);
       }
       throw this.httpError(node, options.method, request, status, error);
@@ -265,18 +263,18 @@ export class CouchClient {
   }
 
   /** Settles credentials after a 401: ask once for a URL's user without a password, else a clear error. */
-  private async authenticate(afterLogin: boolean): Promise<void> {
+  private async authenticate(node: Node, afterLogin: boolean): Promise<void> {
     const { user, password } = this.settings;
     if (user === undefined) {
       throw new CouchHttpError(
-        `CouchDB at ${this.serverDescription} requires authentication: name the user in the url (http://USER@HOST:PORT); the password is then read from the environment or asked for`,
+        `CouchDB at ${node.description} requires authentication: name the user in the url (http://USER@HOST:PORT); the password is then read from the environment or asked for`,
         401,
         'unauthorized',
       );
     }
     if (password !== undefined || afterLogin) {
       throw new CouchHttpError(
-        `CouchDB at ${this.serverDescription} refused the password of user "${user}"`,
+        `CouchDB at ${node.description} refused the password of user "${user}"`,
         401,
         'unauthorized',
       );
