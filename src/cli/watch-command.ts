@@ -169,6 +169,7 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
     let waitingSince: number | undefined;
     let holder: LeaseDocument | undefined;
+    let unconfirmedSaid = false;
     for (;;) {
       if (this.stopping) return false;
       let attempt: LeaseAttempt | undefined;
@@ -204,6 +205,11 @@ export abstract class WatchCommand extends SubmissionCommand {
           );
         }
         holder = attempt.holder;
+      } else if (attempt && !unconfirmedSaid) {
+        unconfirmedSaid = true;
+        this.warn(
+          `the lease ${lease.id} was written but not confirmed (a CouchDB cluster answered 202: fewer copies than its write quorum); trying again every ${Math.round(leaseMs / 3000)} s`,
+        );
       }
       waitingSince ??= Date.now();
       const untilExpiry = holder ? new Date(holder.expires).getTime() - Date.now() + 100 : leaseMs / 3;

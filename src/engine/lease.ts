@@ -67,7 +67,10 @@ export class Lease {
       if (result.acquired) return result.from;
       if (result.holder.holder !== this.holder) throw heldError(this.id, result.holder);
     }
-    throw new OprocError(`could not take ${this.id}: other watchers keep taking it`, 2);
+    throw new OprocError(
+      `could not take ${this.id}: no write of it was confirmed (other watchers kept taking it, or the cluster answered 202: fewer copies than its write quorum, nodes down?)`,
+      2,
+    );
   }
 
   /** One attempt: takes the lease when it is free, expired or a dead holder's on this host. */
