@@ -67,6 +67,8 @@ export class Lease {
       if (result.acquired) return result.from;
       if (result.holder.holder !== this.holder) throw heldError(this.id, result.holder);
     }
+    // Giving up: withdraw the unconfirmed revision, so it does not hold others back until it expires.
+    await this.release().catch(() => {});
     throw new OprocError(
       `could not take ${this.id}: no write of it was confirmed (other watchers kept taking it, or the cluster answered 202: fewer copies than its write quorum, nodes down?)`,
       2,

@@ -342,6 +342,43 @@ describe('reliability: watchers, a reprocess and a grid client on a 3-node Apach
     expect(changes.length, 'the grid client got to work').to.be.greaterThan(20);
     expect(kills).to.have.length(2);
   });
+
+  it('with two of three nodes down a lease write is only accepted (202): no watcher takes it or writes a pass until they are back', async function () {
+    if (!couch) this.skip(); // an outside cluster's nodes are not ours to stop
+    const config = await configThrough('node-1-only', [0]);
+    await s.addRuns(physicsRuns(950000, 950003, { subruns: 1, filetypes: ['L2'] }));
+    await couch.stopNode(2);
+    await couch.stopNode(3);
+    let standby: CliProcess | undefined;
+    try {
+      const once = startCli(['watch', config, s.ratv, 'L2', '-r', '949999', '--once'], {
+        OPROC_HOSTNAME: 'host-x',
+      });
+      const exit = await once.exit;
+      expect(exit.code, once.stdout() + once.stderr()).to.equal(2);
+      expect(once.stderr()).to.match(/could not take lease_watch_9\.9\.0_L2: no write of it was confirmed/);
+      standby = startCli(['watch', config, s.ratv, 'L2', '-r', '949999', '--interval', '1'], {
+        OPROC_HOSTNAME: 'host-y',
+      });
+      await waitFor('the warning', async () => /written but not confirmed/.test(standby!.stderr()), 60_000);
+      await sleep(2000);
+      expect((await s.jobs([950000], modules)).size, 'no pass while the lease is unconfirmed').to.equal(0);
+    } finally {
+      await couch.startNode(2);
+      await couch.startNode(3);
+    }
+    const state = async () =>
+      (await s.docs([ids.watchState(s.ratv, 'L2')])).get(ids.watchState(s.ratv, 'L2'));
+    await waitFor(
+      'the watcher, once the nodes are back',
+      async () => (await state())?.last_run === 950002,
+      120_000,
+    );
+    const jobs = await s.jobs([950000, 950001, 950002], modules);
+    expect([...jobs.values()].map((d) => d.passes.length)).to.deep.equal([1, 1, 1, 1, 1, 1]);
+    signal(standby!, 'SIGTERM');
+    expect((await standby!.exit).code).to.equal(0);
+  });
 });
 
 /** Every leaf of a document, deleted ones too (`open_revs=all`). */
