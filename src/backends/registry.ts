@@ -79,6 +79,7 @@ export const backendHelpers: Omit<BackendHelpers, 'configError'> = {
   lockDirectory,
   // Off stdout, so a `--json` result stays the only thing there.
   notice: (message) => void process.stderr.write(`${message}\n`),
+  warn: (message) => process.stderr.write(`Warning: ${redact(message)}\n`),
 };
 
 function context(config: OprocConfig, role: DatabaseRole): BackendContext {
@@ -112,6 +113,7 @@ function pick<F>(map: Map<string, Registered<F>>, config: OprocConfig, role: Dat
 /** The same database named twice (dataflow and processing often are) is opened once. */
 function identity(section: DatabaseSection, baseDir: string): string {
   if (section.url) return `${section.backend} ${section.url} ${section.database ?? ''}`;
+  if (section.urls) return `${section.backend} ${section.urls.join(' ')} ${section.database ?? ''}`;
   return `${section.backend} ${section.path ? path.resolve(baseDir, section.path) : ''}`;
 }
 
@@ -120,7 +122,8 @@ function openError(role: DatabaseRole, section: DatabaseSection, error: unknown)
   if (error instanceof OprocError) return error;
   const reason = redact(error instanceof Error ? error.message : String(error));
   // A backend that already names its server says it better than the core can: keep its words.
-  if (section.url && reason.includes(maskUrl(section.url).replace(/\/$/, ''))) {
+  const named = [section.url, ...(section.urls ?? [])].filter((u): u is string => u !== undefined);
+  if (named.some((url) => reason.includes(maskUrl(url).replace(/\/$/, '')))) {
     return usageError(`the ${role} database: ${reason}`);
   }
   const unreachable = isTransient(error) ? 'is unreachable' : 'could not be opened';

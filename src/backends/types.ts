@@ -12,13 +12,31 @@ export interface StoredDocument {
   _id: string;
   _rev?: string;
   _deleted?: boolean;
+  /** The other leaf revisions of a conflicted document, when read with `conflicts: true`. */
+  _conflicts?: string[];
   [field: string]: unknown;
 }
 
-/** One row of a bulk write: each document succeeds or fails on its own (`_bulk_docs` is not atomic). */
+/**
+ * One row of a bulk write: each document succeeds or fails on its own (`_bulk_docs` is not atomic).
+ * `accepted` marks a write a CouchDB cluster took with fewer copies than its write quorum (HTTP 202):
+ * written, but not confirmed; another revision written through another node may win.
+ */
 export type WriteResult =
-  | { id: string; ok: true; rev: string }
+  | { id: string; ok: true; rev: string; accepted?: boolean }
   | { id: string; ok: false; error: 'conflict' | string; reason?: string };
+
+/** A document at one revision, for `getRevisions`. */
+export interface RevisionRef {
+  id: string;
+  rev: string;
+}
+
+/** How `getMany` and `allDocs` read. */
+export interface ReadOptions {
+  /** Also return `_conflicts` (the losing leaf revisions) of each document that has them. */
+  conflicts?: boolean;
+}
 
 /** A view defined in a design document: a JavaScript map function, as CouchDB and PouchDB accept. */
 export interface ViewDefinition {
@@ -136,14 +154,21 @@ export interface DocumentStore {
    */
   viewBuild?(design: string): Promise<ViewBuildProgress | undefined>;
   /** Reads documents by id in one request (`_all_docs?keys=...&include_docs=true`); missing ids are absent. */
-  getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>>;
+  getMany(ids: readonly string[], options?: ReadOptions): Promise<Map<string, StoredDocument>>;
   /** One page of `_all_docs` between two ids, inclusive, in id order. */
-  allDocs(query: {
-    startkey?: string;
-    endkey?: string;
-    limit?: number;
-    skip?: number;
-  }): Promise<StoredDocument[]>;
+  allDocs(
+    query: {
+      startkey?: string;
+      endkey?: string;
+      limit?: number;
+      skip?: number;
+    } & ReadOptions,
+  ): Promise<StoredDocument[]>;
+  /**
+   * Documents at given revisions (`open_revs`, e.g. the `_conflicts` of a document), in the order
+   * asked; a revision the store does not have is left out.
+   */
+  getRevisions(refs: readonly RevisionRef[]): Promise<StoredDocument[]>;
   /**
    * Writes documents in one `_bulk_docs` request. Each result row says ok (with the new revision)
    * or failed (e.g. `conflict` when `_rev` is stale), in the order given.
@@ -257,6 +282,8 @@ export interface BackendHelpers {
   lockDirectory(dataDir: string, what: string): () => void;
   /** A line for the user on stderr (e.g. that a view is being built, with its progress). Optional. */
   notice?(message: string): void;
+  /** A warning for the user (stderr), e.g. a cluster node given up for the next; passwords masked. */
+  warn(message: string): void;
   /** A config problem in this section (exit 2), e.g. `configError('url', 'is missing')`. */
   configError(key: string, problem: string): Error;
 }

@@ -83,6 +83,6 @@ EXIT CODES
 /** Appended to watch and block help: being held or stopped by a signal is how a watcher normally ends. */
 export const watchExitCodesHelp = `
 EXIT CODES
-  0  every run taken was given its passes (also when held by a lock or missing tables, or stopped by SIGINT/SIGTERM)
+  0  every run taken was given its passes (also when held by a lock or missing tables, or stopped by SIGINT/SIGTERM, also as a standby)
   1  some runs were handled without a pass for some module (each listed with why), or the lease was lost
-  2  usage or config error (bad input, unknown RATV/tag/module, unreachable database, another watcher holds the lease)`;
+  2  usage or config error (bad input, unknown RATV/tag/module, unreachable database, another watcher holds the lease with --once; without it a watcher waits as a standby)`;

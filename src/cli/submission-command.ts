@@ -1,4 +1,4 @@
-import { hostname, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 
 import type { Interfaces } from '@oclif/core';
 
@@ -8,6 +8,7 @@ import type { OprocConfig } from '../config/load.js';
 import { usageError } from '../errors.js';
 import type { EngineContext, PassOptions, Reporter } from '../engine/batch.js';
 import { fileTypes, type FileType, type ProcessingInformation, type Selector } from '../engine/types.js';
+import { leaseHost } from '../engine/lease.js';
 import { ModuleCatalog } from '../modules/catalog.js';
 import { submissionArgs, submissionFlags } from './flags.js';
 
@@ -91,7 +92,7 @@ export function whoAmI(): string {
   } catch {
     // No passwd entry (some containers): keep "unknown".
   }
-  return `${user}@${hostname()}`;
+  return `${user}@${leaseHost()}`;
 }
 
 /** The base of watch, block and the reprocess commands: the shared arguments, flags and checks. */

@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { DataflowFeed } from '../engine/feed.js';
-import { Lease } from '../engine/lease.js';
+import type { Databases } from '../backends/registry.js';
+import {
+  describeHolder,
+  fencedStore,
+  Lease,
+  type LeaseAttempt,
+  type LeaseDocument,
+} from '../engine/lease.js';
 import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../engine/watch.js';
 import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
@@ -48,24 +55,39 @@ export abstract class WatchCommand extends SubmissionCommand {
           leaseMs,
           () => new Date(),
         );
-    await lease?.acquire();
+    this.stopOnSignals();
+    if (lease && !(await this.takeLease(lease, db, summary.state, options.once, leaseMs))) {
+      // Ctrl-C while a standby: nothing was written.
+      summary.stopped_by = 'signal';
+      process.exitCode = 0;
+      return summary;
+    }
     let lost = false;
+    const loseLease = () => {
+      if (lost) return;
+      lost = true;
+      process.stderr.write(`lost the lease ${lease!.id} to another watcher: stopping without writing more\n`);
+    };
     const heartbeat = setInterval(
       () => {
         void lease?.renew().then(
-          (ok) => {
-            if (!ok && !lost) {
-              lost = true;
-              process.stderr.write(
-                `lost the lease ${lease.id} to another watcher: stopping without writing more\n`,
-              );
-            }
+          (outcome) => {
+            if (outcome === 'lost') loseLease();
           },
           () => {},
         );
       },
       Math.max(1000, leaseMs / 3),
     );
+    // Every write of a cycle checks first that the lease is still this watcher's.
+    const databases: Databases = lease
+      ? {
+          processing: fencedStore(db.processing, lease, loseLease),
+          dataflow: db.dataflow,
+          ratdb: db.ratdb,
+          close: () => db.close(),
+        }
+      : db;
     // One cycle needs no feed; a watcher wakes on data-flow changes, at the latest after the interval.
     const feed =
       options.once || request.dryRun
@@ -73,7 +95,6 @@ export abstract class WatchCommand extends SubmissionCommand {
         : new DataflowFeed(db.dataflow, (reason) =>
             this.warn(`${reason}: polling, a cycle every ${options.intervalSeconds} s`),
           );
-    this.stopOnSignals();
     try {
       for (;;) {
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
@@ -84,13 +105,14 @@ export abstract class WatchCommand extends SubmissionCommand {
           cycle = await withProgress(
             title,
             { json: this.jsonEnabled() },
-            (reporter) => watchCycle(engineContext(db, prepared, reporter, this.stopSignal), request),
+            (reporter) => watchCycle(engineContext(databases, prepared, reporter, this.stopSignal), request),
             (r) =>
               `${title}: ${r.created.length} pass(es) ${request.dryRun ? 'planned' : 'created'}${r.held ? ', held' : ''}`,
           );
         } catch (error) {
           // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors stop it.
           if (options.once || (error instanceof OprocError && error.exitCode === 2)) throw error;
+          if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
           const message = redact(error instanceof Error ? error.message : String(error));
           this.warn(
             `cycle ${summary.cycles + 1} failed: ${message}; trying again in ${options.intervalSeconds} s`,
@@ -126,6 +148,74 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
     return summary;
+  }
+
+  /**
+   * Takes the lease, waiting as a standby while a live holder has it (checking at least every third
+   * of the lease, and just after it expires). False when stopped (Ctrl-C) before taking it. With
+   * `--once` a held lease is an error (exit 2).
+   */
+  private async takeLease(
+    lease: Lease,
+    db: Databases,
+    state: string,
+    once: boolean,
+    leaseMs: number,
+  ): Promise<boolean> {
+    if (once) {
+      const from = await lease.acquire();
+      if (from) this.logToStderr(`took over the lease ${lease.id} from ${describeHolder(from)}`);
+      return true;
+    }
+    let waitingSince: number | undefined;
+    let holder: LeaseDocument | undefined;
+    let unconfirmedSaid = false;
+    for (;;) {
+      if (this.stopping) return false;
+      let attempt: LeaseAttempt | undefined;
+      try {
+        attempt = await lease.tryAcquire();
+      } catch (error) {
+        if (error instanceof OprocError && error.exitCode === 2) throw error;
+        this.warn(
+          `reading the lease ${lease.id} failed: ${redact(error instanceof Error ? error.message : String(error))}`,
+        );
+      }
+      if (attempt?.acquired) {
+        const from = holder ?? attempt.from;
+        if (from) {
+          const stored = (await db.processing.getMany([state]).catch(() => new Map())).get(state) as
+            { last_run?: unknown } | undefined;
+          const resume =
+            typeof stored?.last_run === 'number' ? `after run ${stored.last_run}` : 'from the start';
+          const waited =
+            waitingSince === undefined
+              ? ''
+              : ` after ${((Date.now() - waitingSince) / 1000).toFixed(1)} s as a standby`;
+          this.logToStderr(
+            `took over the lease ${lease.id} from ${from.holder}${from.host ? ` (host ${from.host})` : ''}${waited}; resuming from ${state} ${resume}`,
+          );
+        }
+        return true;
+      }
+      if (attempt && !attempt.acquired && attempt.holder.holder !== lease.holder) {
+        if (holder?.holder !== attempt.holder.holder) {
+          this.logToStderr(
+            `another watcher holds ${lease.id}: ${describeHolder(attempt.holder)}; waiting as a standby, checking every ${Math.round(leaseMs / 3000)} s (Ctrl-C to stop)`,
+          );
+        }
+        holder = attempt.holder;
+      } else if (attempt && !unconfirmedSaid) {
+        unconfirmedSaid = true;
+        this.warn(
+          `the lease ${lease.id} was written but not confirmed (a CouchDB cluster answered 202: fewer copies than its write quorum); trying again every ${Math.round(leaseMs / 3000)} s`,
+        );
+      }
+      waitingSince ??= Date.now();
+      const untilExpiry = holder ? new Date(holder.expires).getTime() - Date.now() + 100 : leaseMs / 3;
+      const wait = Math.max(100, Math.min(leaseMs / 3, untilExpiry));
+      await sleep(wait, undefined, { signal: this.stopSignal }).catch(() => {});
+    }
   }
 
   private report(cycle: CycleResult, config: string): void {

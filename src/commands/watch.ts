@@ -12,7 +12,8 @@ export default class Watch extends WatchCommand {
     'Takes each complete run once per RAT version and filetype, in run order, resuming from its state document ' +
     '(watch_<RATV>_<FILETYPE>) when restarted. Stops at a calibration run (PCA, ECA) until its lock is released, and at a ' +
     'run whose RATDB tables are missing until they arrive. Two watchers for one RAT version and filetype cannot both ' +
-    'write: a lease document decides.\n' +
+    'write: a lease document decides, and a watcher that finds it held waits as a hot standby until it is released or ' +
+    'expires, then takes over (on any host; `--once` exits 2 instead).\n' +
     watchExitCodesHelp;
   static override examples = [
     '<%= config.bin %> <%= command.id %> site.json 7.0.8 L2 --start-run 300000',

@@ -7,14 +7,21 @@ import { OprocError, usageError } from '../errors.js';
 import { maskUrl } from '../util/mask.js';
 
 /** One database section of CONFIG. The core checks the common keys; each backend checks its own. */
-const sectionSchema = z.looseObject({
-  backend: z.string().min(1, 'names no backend'),
-  url: z.string().min(1).optional(),
-  database: z.string().min(1).optional(),
-  path: z.string().min(1).optional(),
-  /** The environment variable holding this database's password (default OPROC_<ROLE>_PASSWORD). */
-  password_env: z.string().min(1).optional(),
-});
+const sectionSchema = z
+  .looseObject({
+    backend: z.string().min(1, 'names no backend'),
+    url: z.string().min(1).optional(),
+    /** Nodes of one CouchDB cluster, tried in order (instead of `url`). */
+    urls: z.array(z.string().min(1)).min(1, 'must name at least one node').optional(),
+    database: z.string().min(1).optional(),
+    path: z.string().min(1).optional(),
+    /** The environment variable holding this database's password (default OPROC_<ROLE>_PASSWORD). */
+    password_env: z.string().min(1).optional(),
+  })
+  .refine((section) => !(section.url !== undefined && section.urls !== undefined), {
+    message: 'gives both url and urls: give one (urls for the nodes of a cluster)',
+    path: ['urls'],
+  });
 
 const configSchema = z.looseObject({
   processing: sectionSchema,
@@ -138,6 +145,7 @@ function jsonPosition(text: string, message: string): string {
 
 /** A section's location for messages, never with a password. */
 export function describeSection(section: DatabaseSection): string {
+  if (section.urls?.length) return describeSection({ ...section, urls: undefined, url: section.urls[0] });
   if (section.url)
     return maskUrl(section.database ? `${section.url.replace(/\/$/, '')}/${section.database}` : section.url);
   return section.path ?? section.backend;

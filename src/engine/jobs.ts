@@ -1,4 +1,5 @@
 import type { DocumentStore, StoredDocument, WriteResult } from '../backends/types.js';
+import { readResolved, resolveConflicts } from './conflicts.js';
 import { clusters } from './dataflow.js';
 import { ids, type JobDocument, type Pass, type PassBody, type RunNumber } from './types.js';
 
@@ -58,6 +59,7 @@ export async function readJobDocuments(
   store: DocumentStore,
   wanted: ReadonlySet<string>,
   runs: readonly RunNumber[],
+  options: { dryRun?: boolean } = {},
 ): Promise<Map<string, StoredDocument>> {
   const found = new Map<string, StoredDocument>();
   const byWidth = new Map<number, RunNumber[]>();
@@ -70,14 +72,20 @@ export async function readJobDocuments(
   for (const sameWidth of byWidth.values()) {
     for (const [first, last] of clusters(sameWidth.sort((a, b) => a - b))) {
       const endkey = `${ids.job(last, '')}\ufff0`;
-      let page = await store.allDocs({ startkey: ids.job(first, ''), endkey, limit: rangePage });
+      const range = { endkey, limit: rangePage, conflicts: true };
+      let page = await store.allDocs({ startkey: ids.job(first, ''), ...range });
       for (;;) {
         for (const doc of page) if (wanted.has(doc._id)) found.set(doc._id, doc);
         if (page.length < rangePage) break;
-        page = await store.allDocs({ startkey: page.at(-1)!._id, endkey, limit: rangePage, skip: 1 });
+        page = await store.allDocs({ startkey: page.at(-1)!._id, ...range, skip: 1 });
       }
     }
   }
+  // A document left with two leaf revisions (a cluster) is merged before anything is appended to it.
+  const conflicted = [...found.values()].filter((doc) => doc._conflicts?.length);
+  if (conflicted.length === 0) return found;
+  const resolved = await resolveConflicts(store, conflicted, options);
+  for (const [id, doc] of resolved.docs) found.set(id, doc);
   return found;
 }
 
@@ -156,9 +164,13 @@ export async function writeIntents(
     for (let i = 0; i < toWrite.length; i += writeChunk)
       results.push(...(await store.bulkWrite(toWrite.slice(i, i + writeChunk).map((w) => w.doc))));
     const conflicts: PassIntent[] = [];
+    const unconfirmed: { intent: PassIntent; doc: JobDocument }[] = [];
     results.forEach((result, i) => {
       const { intent, doc, pass } = toWrite[i]!;
-      if (result.ok) {
+      if (result.ok && result.accepted) {
+        // A cluster took it with fewer copies than its quorum: another revision may claim the number.
+        unconfirmed.push({ intent, doc: { ...doc, _rev: result.rev } });
+      } else if (result.ok) {
         written.push({ run: intent.run, module: intent.module, pass, created: true });
         known.set(doc._id, { ...doc, _rev: result.rev });
       } else if (result.error === 'conflict' && attempt < maxAttempts) {
@@ -169,8 +181,15 @@ export async function writeIntents(
         failed.push({ run: intent.run, module: intent.module, reason: `writing ${doc._id} failed: ${why}` });
       }
     });
+    for (const { intent, pass } of await confirm(store, unconfirmed, known)) {
+      if (pass === undefined) conflicts.push(intent);
+      else written.push({ run: intent.run, module: intent.module, pass, created: true });
+    }
     if (conflicts.length === 0) break;
-    const fresh = await store.getMany(conflicts.map((intent) => ids.job(intent.run, intent.module)));
+    const fresh = await readResolved(
+      store,
+      conflicts.map((intent) => ids.job(intent.run, intent.module)),
+    );
     for (const intent of conflicts) {
       const id = ids.job(intent.run, intent.module);
       const doc = fresh.get(id);
@@ -180,4 +199,38 @@ export async function writeIntents(
     pending = conflicts;
   }
   return { written, failed };
+}
+
+/**
+ * Settles writes a cluster answered with 202: reads them again with conflicts, merges any other leaf
+ * (our pass giving its number up to the other's), and returns each intent's pass number as now
+ * stored, or undefined when the pass is not there to be seen (the intent is then applied again).
+ */
+async function confirm(
+  store: DocumentStore,
+  unconfirmed: readonly { intent: PassIntent; doc: JobDocument }[],
+  known: Map<string, StoredDocument>,
+): Promise<{ intent: PassIntent; pass: number | undefined }[]> {
+  if (unconfirmed.length === 0) return [];
+  const out: { intent: PassIntent; pass: number | undefined }[] = [];
+  const bySubmission = new Map<string, { intent: PassIntent; doc: JobDocument }[]>();
+  for (const u of unconfirmed) {
+    const list = bySubmission.get(u.intent.pass.submission) ?? [];
+    list.push(u);
+    bySubmission.set(u.intent.pass.submission, list);
+  }
+  for (const [submission, group] of bySubmission) {
+    const read = await readResolved(
+      store,
+      group.map((u) => u.doc._id),
+      { yielding: submission },
+    );
+    for (const { intent, doc } of group) {
+      const now = read.get(doc._id) as JobDocument | undefined;
+      if (now) known.set(doc._id, now);
+      else known.delete(doc._id);
+      out.push({ intent, pass: passOf(now, submission)?.pass });
+    }
+  }
+  return out;
 }

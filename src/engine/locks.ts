@@ -1,5 +1,6 @@
 import type { DocumentStore, StoredDocument } from '../backends/types.js';
 import { usageError } from '../errors.js';
+import { readResolved } from './conflicts.js';
 import { runTypeBits } from './run-type.js';
 import { calibrations, ids, type Calibration, type CalibrationLock, type RunNumber } from './types.js';
 
@@ -31,7 +32,7 @@ function asLock(doc: StoredDocument | undefined, calibration: Calibration): Cali
 }
 
 export async function readLocks(store: DocumentStore): Promise<Map<Calibration, CalibrationLock>> {
-  const docs = await store.getMany(calibrations.map(ids.calibrationLock));
+  const docs = await readResolved(store, calibrations.map(ids.calibrationLock));
   const locks = new Map<Calibration, CalibrationLock>();
   for (const calibration of calibrations) {
     const lock = asLock(docs.get(ids.calibrationLock(calibration)), calibration);
@@ -64,7 +65,7 @@ async function updateLock(
 ): Promise<CalibrationLock | undefined> {
   const id = ids.calibrationLock(calibration);
   for (let attempt = 0; attempt < 10; attempt++) {
-    const stored = (await store.getMany([id])).get(id);
+    const stored = (await readResolved(store, [id])).get(id);
     const next = change(asLock(stored, calibration));
     if (!next) return undefined;
     const [result] = await store.bulkWrite([{ ...stored, ...next, _id: id, _rev: stored?._rev }]);

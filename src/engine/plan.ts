@@ -32,6 +32,8 @@ export interface PlanOptions {
   submission: string;
   mode: SubmissionMode;
   createdBy: string;
+  /** Writes nothing: conflicted job documents are merged in memory only. */
+  dryRun?: boolean;
 }
 
 export interface PlanContext {
@@ -232,7 +234,7 @@ export async function planBatch(
     }
   }
   const known = wanted.size
-    ? await readJobDocuments(context.processing, wanted, [...selected.keys()])
+    ? await readJobDocuments(context.processing, wanted, [...selected.keys()], { dryRun: options.dryRun })
     : new Map<string, StoredDocument>();
 
   // 4. Per run: modules in prerequisite order, with prerequisites resolved.

@@ -1,5 +1,6 @@
 import type { StoredDocument } from '../backends/types.js';
 import { ExitCode, OprocError, usageError } from '../errors.js';
+import { readResolved } from './conflicts.js';
 import { readAhead } from '../util/read-ahead.js';
 import {
   dataflowReader,
@@ -135,7 +136,7 @@ async function resumable<T>(submission: string, work: Promise<T>): Promise<T> {
 /** Finishes an interrupted reprocess: the same submission id, so passes already written are not written again. */
 export async function resume(context: EngineContext, submission: string): Promise<SubmissionResult> {
   const id = submission.startsWith('submission_') ? submission : ids.submission(submission);
-  const doc = (await context.processing.getMany([id])).get(id) as SubmissionDocument | undefined;
+  const doc = (await readResolved(context.processing, [id])).get(id) as SubmissionDocument | undefined;
   if (!doc || doc.type !== 'submission')
     throw usageError(`no submission ${submission} in the processing database`);
   if (!doc.request || !['range', 'after', 'one-shot', 'runlist'].includes(doc.mode)) {

@@ -1,4 +1,5 @@
 import type { StoredDocument } from '../backends/types.js';
+import { readResolved } from './conflicts.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -79,7 +80,7 @@ export async function watchCycle(context: EngineContext, request: WatchRequest):
     block_done: false,
   };
   const id = stateId(request);
-  let state = (await context.processing.getMany([id])).get(id) as WatchState | undefined;
+  let state = (await readResolved(context.processing, [id], request)).get(id) as WatchState | undefined;
   state ??= {
     _id: id,
     type: 'watch_state',
@@ -116,9 +117,9 @@ class Cycle {
 
   /** A killed watcher's last submission: the same id again, so nothing is created twice. */
   async resumeInFlight(submission: string): Promise<void> {
-    const doc = (await this.context.processing.getMany([ids.submission(submission)])).get(
-      ids.submission(submission),
-    ) as SubmissionDocument | undefined;
+    const id = ids.submission(submission);
+    const doc = (await readResolved(this.context.processing, [id], this.request)).get(id) as
+      SubmissionDocument | undefined;
     const done = new Set(doc?.done ?? []);
     const runs = (doc?.runs ?? []).filter((r) => !done.has(r));
     this.context.reporter.note(`resuming submission ${submission} left in flight (${runs.length} run(s))`);

@@ -11,7 +11,33 @@ export interface StoreUnderTest {
   store: DocumentStore;
   /** Another writer on the same database ("from elsewhere"); the store itself where only one may open it. */
   elsewhere: DocumentStore;
+  /**
+   * Writes documents as replication does (`new_edits: false`, revisions kept as given): how a test
+   * makes the conflicted document two writes through different cluster nodes leave.
+   */
+  replicate(docs: readonly StoredDocument[]): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/** A document with two leaf revisions on top of its first: `2-aaa…` and `2-bbb…`; returns the revs. */
+async function conflicted(
+  subject: StoreUnderTest,
+  id: string,
+  bodies: [Record<string, unknown>, Record<string, unknown>],
+): Promise<{ first: string; a: string; b: string }> {
+  const [row] = written(await subject.store.bulkWrite([{ _id: id, type: 'job', passes: [] }]));
+  const first = row!.rev;
+  const parent = first.split('-')[1]!;
+  const [a, b] = ['a', 'b'].map((c) => c.repeat(32));
+  await subject.replicate(
+    [a, b].map((hash, i) => ({
+      _id: id,
+      _rev: `2-${hash}`,
+      _revisions: { start: 2, ids: [hash!, parent] },
+      ...bodies[i],
+    })),
+  );
+  return { first, a: `2-${a}`, b: `2-${b}` };
 }
 
 const jobsByRun = {
@@ -121,6 +147,55 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
         const [row] = written(await store.bulkWrite(jobs([7])));
         written(await store.bulkWrite([{ _id: row!.id, _rev: row!.rev, _deleted: true }]));
         expect((await store.getMany([row!.id])).size).to.equal(0);
+      });
+    });
+
+    describe('conflicts', () => {
+      it('getMany and allDocs with conflicts: true return the losing leaf revisions, and only then', async () => {
+        const revs = await conflicted(subject, 'job_5_Processing', [{ side: 'a' }, { side: 'b' }]);
+        written(await store.bulkWrite(jobs([6])));
+        const plain = (await store.getMany(['job_5_Processing'])).get('job_5_Processing');
+        expect(plain?._conflicts).to.equal(undefined);
+        // CouchDB's winner among equal generations is the highest revision id: 2-bbb…
+        const found = await store.getMany(['job_5_Processing', 'job_6_Processing'], { conflicts: true });
+        expect(found.get('job_5_Processing')).to.include({ _rev: revs.b, side: 'b' });
+        expect(found.get('job_5_Processing')?._conflicts).to.deep.equal([revs.a]);
+        expect(found.get('job_6_Processing')?._conflicts).to.equal(undefined);
+        const ranged = await store.allDocs({ startkey: 'job_5', endkey: 'job_6\ufff0', conflicts: true });
+        expect(ranged.map((d) => [d._id, d._conflicts])).to.deep.equal([
+          ['job_5_Processing', [revs.a]],
+          ['job_6_Processing', undefined],
+        ]);
+        const unasked = await store.allDocs({ startkey: 'job_5', endkey: 'job_5\ufff0' });
+        expect(unasked[0]?._conflicts).to.equal(undefined);
+      });
+
+      it('getRevisions reads given revisions in the order asked, leaving out unknown ones', async () => {
+        const revs = await conflicted(subject, 'job_5_Processing', [{ side: 'a' }, { side: 'b' }]);
+        const docs = await store.getRevisions([
+          { id: 'job_5_Processing', rev: revs.a },
+          { id: 'job_5_Processing', rev: `2-${'c'.repeat(32)}` },
+          { id: 'job_5_Processing', rev: revs.b },
+        ]);
+        expect(docs.map((d) => [d._rev, d.side])).to.deep.equal([
+          [revs.a, 'a'],
+          [revs.b, 'b'],
+        ]);
+        expect(await store.getRevisions([])).to.deep.equal([]);
+      });
+
+      it('writing the winner and deleting the loser in one bulk write leaves no conflict', async () => {
+        const revs = await conflicted(subject, 'job_5_Processing', [{ side: 'a' }, { side: 'b' }]);
+        const rows = written(
+          await store.bulkWrite([
+            { _id: 'job_5_Processing', _rev: revs.b, side: 'merged' },
+            { _id: 'job_5_Processing', _rev: revs.a, _deleted: true },
+          ]),
+        );
+        expect(rows.map((r) => r.accepted)).to.deep.equal([undefined, undefined]);
+        const now = (await store.getMany(['job_5_Processing'], { conflicts: true })).get('job_5_Processing');
+        expect(now).to.include({ side: 'merged', _rev: rows[0]!.rev });
+        expect(now?._conflicts).to.equal(undefined);
       });
     });
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
+import type PouchDB from 'pouchdb';
 
 import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
 import pouchdbBackends from '../../plugins/pouchdb/src/hooks/backends.js';
@@ -15,6 +16,7 @@ import {
   couchRequest,
   deleteDatabases,
 } from '../support/apache-couch.js';
+import { httpDatabase } from '../support/bulk-seed.js';
 import { backendContext, tempDir } from '../support/context.js';
 import { describeKind } from '../support/scenario.js';
 import { freePort, startCouch, type RunningCouch } from '../support/couch-server.js';
@@ -65,6 +67,14 @@ documentStoreContract('couchdb (CouchDB protocol server)', async () => {
   return {
     store,
     elsewhere,
+    replicate: async (docs) => {
+      const response = await fetch(`${server.url}/${section.database}/_bulk_docs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ docs, new_edits: false }),
+      });
+      expect(response.status, await response.text()).to.equal(201);
+    },
     cleanup: async () => {
       await Promise.all([store.close(), elsewhere.close()]);
       await fetch(`${server.url}/${section.database}`, { method: 'DELETE' });
@@ -84,6 +94,15 @@ if (apacheMissing) {
     return {
       store,
       elsewhere,
+      replicate: async (docs) => {
+        const db = httpDatabase(server.url, section.database);
+        const response = await fetch(`${db.url}/_bulk_docs`, {
+          method: 'POST',
+          headers: db.headers,
+          body: JSON.stringify({ docs, new_edits: false }),
+        });
+        expect(response.status, await response.text()).to.equal(201);
+      },
       cleanup: async () => {
         await Promise.all([store.close(), elsewhere.close()]);
         await deleteDatabases(server.url, [section.database]);
@@ -100,6 +119,14 @@ documentStoreContract('pouchdb (embedded)', async () => {
   return {
     store,
     elsewhere: store, // one process per embedded database: "elsewhere" is another caller of the same store
+    replicate: async (docs) => {
+      // The embedded database itself, as a replication would write to it.
+      const db = (store as unknown as { db: PouchDB.Database }).db;
+      await db.bulkDocs(
+        docs.map((d) => ({ ...d })),
+        { new_edits: false },
+      );
+    },
     cleanup: async () => {
       await store.close();
       await temp.remove();

@@ -34,6 +34,8 @@ export class CouchConnectionError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** What failed, without the server's address. */
+    readonly reason: string = message,
   ) {
     super(message);
     this.name = 'CouchConnectionError';
@@ -60,50 +62,98 @@ function connectionCode(message: string): string {
   return match?.[1] ?? 'ECONNRESET';
 }
 
+/** How long oproc stays on a later node of a cluster before it tries the first one again. */
+export const preferredNodeRetryMs = 60_000;
+
+interface Node {
+  url: URL;
+  /** The node's masked URL, for messages. */
+  description: string;
+  server: nano.ServerScope;
+}
+
+/** A response body and its HTTP status (202: a write taken by fewer copies than its quorum). */
+export interface CouchAnswer {
+  body: unknown;
+  status: number;
+}
+
 /**
- * Speaks the CouchDB 3 HTTP API to one database through nano. Credentials are sent as a Basic
- * header built here, so the password never appears in a URL nano might log; a 401 for a URL with a
- * user and no password asks `context.password(user)` once and retries.
+ * Speaks the CouchDB 3 HTTP API to one database through nano, on one server or on the nodes of one
+ * cluster (`urls`): the first node that answers is used; on a connection failure the request moves
+ * to the next node, with one warning, and the first node is tried again after a minute. Credentials
+ * are sent as a Basic header built here, so the password never appears in a URL nano might log; a
+ * 401 for a URL with a user and no password asks `context.password(user)` once and retries.
  */
 export class CouchClient {
-  /** The database's masked URL, for messages. */
+  /** The database's masked URL (the first node's), for messages. */
   readonly description: string;
-  private readonly serverDescription: string;
-  private server: nano.ServerScope;
+  private nodes: Node[];
+  /** The node requests go to now. */
+  private current = 0;
+  /** When the client left the first node (to try it again later). */
+  private leftFirstAt = 0;
   private authorization: string | undefined;
   private login: Promise<void> | undefined;
   private askedPassword: string | undefined;
   private readonly closing = new AbortController();
+  /** The status of each answer nano resolved, found by the body object nano hands to its log. */
+  private readonly statuses = new WeakMap<object, number>();
 
   constructor(
     private readonly settings: CouchSettings,
     private readonly context: BackendContext,
   ) {
-    const base = settings.url.href.replace(/\/+$/, '');
-    this.serverDescription = context.helpers.maskUrl(base);
+    const base = settings.nodes[0]!.href.replace(/\/+$/, '');
     this.description = context.helpers.maskUrl(`${base}/${settings.database}`);
     if (settings.user !== undefined && settings.password !== undefined) {
       this.authorization = basic(settings.user, settings.password);
     }
-    this.server = this.connect();
+    this.nodes = this.connect();
   }
 
   get database(): string {
     return this.settings.database;
   }
 
-  private connect(): nano.ServerScope {
-    // parseUrl: false keeps a path prefix in the URL (a proxy) from being taken for a database.
-    const config: nano.Configuration & { parseUrl: boolean } = {
-      url: plainUrl(this.settings.url),
-      parseUrl: false,
-      headers: this.authorization ? { Authorization: this.authorization } : {},
-    };
-    return nano(config);
+  /** The masked URL of the node in use, for messages. */
+  get node(): string {
+    return this.nodes[this.current]!.description;
+  }
+
+  private connect(): Node[] {
+    return this.settings.nodes.map((url) => {
+      // parseUrl: false keeps a path prefix in the URL (a proxy) from being taken for a database.
+      const config: nano.Configuration & { parseUrl: boolean } = {
+        url: plainUrl(url),
+        parseUrl: false,
+        headers: this.authorization ? { Authorization: this.authorization } : {},
+        log: (entry: unknown) => this.noteStatus(entry),
+      };
+      return {
+        url,
+        description: this.context.helpers.maskUrl(url.href.replace(/\/+$/, '')),
+        server: nano(config),
+      };
+    });
+  }
+
+  /** nano logs `{ err: null, retval, headers: { statusCode } }` just before it resolves `retval`. */
+  private noteStatus(entry: unknown): void {
+    if (entry === null || typeof entry !== 'object') return;
+    const { err, retval, headers } = entry as { err?: unknown; retval?: unknown; headers?: unknown };
+    const status = errorField(headers, 'statusCode');
+    if (err === null && retval !== null && typeof retval === 'object' && typeof status === 'number')
+      this.statuses.set(retval, status);
   }
 
   async request(request: CouchRequest): Promise<unknown> {
-    return this.send(request, false);
+    return (await this.answer(request)).body;
+  }
+
+  /** The body and the HTTP status of a request. */
+  async answer(request: CouchRequest): Promise<CouchAnswer> {
+    return this.onSomeNode(request, false);
   }
 
   /** Aborts requests in flight (long-polls) and refuses new ones. */
@@ -111,7 +161,40 @@ export class CouchClient {
     this.closing.abort();
   }
 
-  private async send(request: CouchRequest, afterLogin: boolean): Promise<unknown> {
+  /**
+   * Sends the request to the node in use; on a connection failure to the next node, each node once.
+   * Moving on is warned about once per move. A write that reached the failed node before it died
+   * comes back from the next as a 409 conflict, which the engine re-reads.
+   */
+  private async onSomeNode(request: CouchRequest, afterLogin: boolean): Promise<CouchAnswer> {
+    if (this.current !== 0 && Date.now() - this.leftFirstAt >= preferredNodeRetryMs) {
+      this.current = 0; // back to the first node: it may be up again
+    }
+    let failure: CouchConnectionError | undefined;
+    for (let tried = 0; tried < this.nodes.length; tried++) {
+      const index = this.current;
+      try {
+        return await this.send(index, request, afterLogin);
+      } catch (error) {
+        if (!(error instanceof CouchConnectionError) || this.nodes.length === 1) throw error;
+        failure = error;
+        const next = (index + 1) % this.nodes.length;
+        if (this.current === index) {
+          if (index === 0) this.leftFirstAt = Date.now();
+          this.current = next;
+          this.context.helpers.warn(
+            this.scrub(
+              `CouchDB node ${this.nodes[index]!.description} failed (${error.reason}): using ${this.nodes[next]!.description}`,
+            ),
+          );
+        }
+      }
+    }
+    throw failure!;
+  }
+
+  private async send(index: number, request: CouchRequest, afterLogin: boolean): Promise<CouchAnswer> {
+    const node = this.nodes[index]!;
     if (this.closing.signal.aborted) throw new Error(`the CouchDB store ${this.description} is closed`);
     // A caller's signal bounds the request itself (a long-poll may wait longer than the timeout).
     const timeout = request.signal ?? AbortSignal.timeout(requestTimeoutMs);
@@ -125,40 +208,52 @@ export class CouchClient {
       signal: AbortSignal.any(signals),
     };
     try {
-      return (await this.server.request(options)) as unknown;
+      const body = (await node.server.request(options)) as unknown;
+      const status = body !== null && typeof body === 'object' ? this.statuses.get(body) : undefined;
+      return { body, status: status ?? 200 };
     } catch (error) {
       if (request.signal?.aborted) throw new CouchRequestAborted();
       if (this.closing.signal.aborted) throw new Error(`the CouchDB store ${this.description} was closed`);
-      if (timeout.aborted && !request.signal) throw this.unreachable('no answer within 120 s', 'ETIMEDOUT');
+      if (timeout.aborted && !request.signal)
+        throw this.unreachable(node, 'no answer within 120 s', 'ETIMEDOUT');
       const status = errorField(error, 'statusCode');
       if (typeof status !== 'number') {
         const message = error instanceof Error ? error.message : String(error);
         const reason = message
           .replace(/^error happened in your connection\. Reason: /, '')
           .replace(/^(\w*Error: )+/, '');
-        throw this.unreachable(reason, connectionCode(message));
+        throw this.unreachable(node, reason, connectionCode(message));
       }
       if (status === 401 && this.mayLogIn(afterLogin)) {
         await this.logIn();
-        return this.send(request, true);
+        return this.send(index, request, true);
       }
-      if (status === 401 || status === 403) throw await this.refused(options.method, request, status);
-      throw this.httpError(options.method, request, status, error);
+      if (status === 401 || status === 403) throw await this.refused(node, options.method, request, status);
+      throw this.httpError(node, options.method, request, status, error);
     }
   }
 
-  private unreachable(reason: string, code: string): CouchConnectionError {
+  private unreachable(node: Node, reason: string, code: string): CouchConnectionError {
     return new CouchConnectionError(
-      this.scrub(`CouchDB at ${this.serverDescription} is unreachable: ${reason}`),
+      this.scrub(`CouchDB at ${node.description} is unreachable: ${reason}`),
       code,
+      this.scrub(reason),
     );
   }
 
-  private httpError(method: string, request: CouchRequest, status: number, error: unknown): CouchHttpError {
+  private httpError(
+    node: Node,
+    method: string,
+    request: CouchRequest,
+    status: number,
+    error: unknown,
+  ): CouchHttpError {
     const name = errorField(error, 'error');
     const reason = errorField(error, 'reason');
     const errorName = typeof name === 'string' ? name : '';
-    const where = request.server ? this.serverDescription : this.description;
+    const where = request.server
+      ? node.description
+      : this.context.helpers.maskUrl(`${node.url.href.replace(/\/+$/, '')}/${this.settings.database}`);
     const target = `${method} ${where}${request.path ? `/${request.path}` : ''}`;
     const detail = [errorName, typeof reason === 'string' ? reason : ''].filter(Boolean).join(': ');
     return new CouchHttpError(
@@ -178,7 +273,7 @@ export class CouchClient {
       const asked = await this.context.password(this.settings.user!);
       this.askedPassword = asked;
       this.authorization = basic(this.settings.user!, asked);
-      this.server = this.connect();
+      this.nodes = this.connect();
     })();
     await this.login;
   }
@@ -188,9 +283,11 @@ export class CouchClient {
    * without the rights (Apache CouchDB 3 makes new databases admin-only, and only a server admin may
    * create one). `_session` tells a wrong password from missing rights; the reason text is never read.
    */
-  private async refused(method: string, request: CouchRequest, status: number): Promise<Error> {
+  private async refused(node: Node, method: string, request: CouchRequest, status: number): Promise<Error> {
     const { user } = this.settings;
-    const where = request.server ? this.serverDescription : this.description;
+    const where = request.server
+      ? node.description
+      : this.context.helpers.maskUrl(`${node.url.href.replace(/\/+$/, '')}/${this.settings.database}`);
     const creating = method === 'PUT' && !request.server && request.path === undefined;
     const what = creating ? `creating the database ${where}` : `access to ${where}`;
     const configError = (problem: string) => this.context.helpers.configError('url', this.scrub(problem));
@@ -201,8 +298,8 @@ export class CouchClient {
           'names, or asked for on a terminal',
       );
     }
-    if (!(await this.loggedInAs(user))) {
-      return configError(`CouchDB at ${this.serverDescription} refused the password of user "${user}"`);
+    if (!(await this.loggedInAs(node, user))) {
+      return configError(`CouchDB at ${node.description} refused the password of user "${user}"`);
     }
     if (method === 'PUT' && request.path?.startsWith('_design/')) {
       const design = decodeURIComponent(request.path);
@@ -224,9 +321,9 @@ export class CouchClient {
   }
 
   /** True when the server takes the current credentials as this user (`GET /_session`). */
-  private async loggedInAs(user: string): Promise<boolean> {
+  private async loggedInAs(node: Node, user: string): Promise<boolean> {
     try {
-      const session = (await this.server.request({ path: '_session' })) as unknown;
+      const session = (await node.server.request({ path: '_session' })) as unknown;
       const context = errorField(session, 'userCtx');
       return errorField(context, 'name') === user;
     } catch {

@@ -6,6 +6,8 @@ import type {
   DesignOutcome,
   DocumentStore,
   EnsureDesignOptions,
+  ReadOptions,
+  RevisionRef,
   StoredDocument,
   ViewBuildProgress,
   ViewQuery,
@@ -18,6 +20,7 @@ import {
   CouchConnectionError,
   CouchHttpError,
   CouchRequestAborted,
+  type CouchAnswer,
   type CouchRequest,
 } from './client.js';
 import {
@@ -53,10 +56,11 @@ function defined(qs: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(qs).filter(([, value]) => value !== undefined));
 }
 
-function writeResult(row: unknown, doc: StoredDocument): WriteResult {
+function writeResult(row: unknown, doc: StoredDocument, accepted: boolean): WriteResult {
   const fields: JsonObject = isObject(row) ? row : {};
   const id = typeof fields.id === 'string' ? fields.id : doc._id;
-  if (typeof fields.rev === 'string' && fields.error === undefined) return { id, ok: true, rev: fields.rev };
+  if (typeof fields.rev === 'string' && fields.error === undefined)
+    return accepted ? { id, ok: true, rev: fields.rev, accepted } : { id, ok: true, rev: fields.rev };
   const error = typeof fields.error === 'string' ? fields.error : 'unknown_error';
   return typeof fields.reason === 'string'
     ? { id, ok: false, error, reason: fields.reason }
@@ -221,13 +225,13 @@ export class CouchStore implements DocumentStore {
     return indexerProgress(tasks, this.client.database, design);
   }
 
-  async getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>> {
+  async getMany(ids: readonly string[], options: ReadOptions = {}): Promise<Map<string, StoredDocument>> {
     const found = new Map<string, StoredDocument>();
     if (ids.length === 0) return found;
     const body = await this.call('read documents from', {
       method: 'POST',
       path: '_all_docs',
-      qs: { include_docs: true },
+      qs: { include_docs: true, ...(options.conflicts ? { conflicts: true } : {}) },
       body: { keys: ids },
     });
     for (const row of rowsOf(body)) {
@@ -237,13 +241,15 @@ export class CouchStore implements DocumentStore {
     return found;
   }
 
-  async allDocs(query: {
-    startkey?: string;
-    endkey?: string;
-    limit?: number;
-    skip?: number;
-  }): Promise<StoredDocument[]> {
-    const qs = defined({ include_docs: true, ...query });
+  async allDocs(
+    query: {
+      startkey?: string;
+      endkey?: string;
+      limit?: number;
+      skip?: number;
+    } & ReadOptions,
+  ): Promise<StoredDocument[]> {
+    const qs = defined({ include_docs: true, ...query, conflicts: query.conflicts || undefined });
     const body = await this.call('list documents of', { path: '_all_docs', qs });
     return rowsOf(body)
       .map((row) => asDocument(row.doc))
@@ -253,7 +259,7 @@ export class CouchStore implements DocumentStore {
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
     if (docs.length === 0) return [];
     // Retrying is safe: a repeated write of an already written document comes back as a conflict.
-    const body = await this.call('write documents to', {
+    const { body, status } = await this.answer('write documents to', {
       method: 'POST',
       path: '_bulk_docs',
       body: { docs },
@@ -264,7 +270,26 @@ export class CouchStore implements DocumentStore {
       );
     }
     const rows = rowsInOrderOf(docs, body);
-    return docs.map((doc, i) => writeResult(rows[i], doc));
+    // 202: some document of the request got fewer copies than the write quorum; the rows do not say which.
+    return docs.map((doc, i) => writeResult(rows[i], doc, status === 202));
+  }
+
+  async getRevisions(refs: readonly RevisionRef[]): Promise<StoredDocument[]> {
+    if (refs.length === 0) return [];
+    const body = await this.call('read revisions from', {
+      method: 'POST',
+      path: '_bulk_get',
+      body: { docs: refs.map((ref) => ({ id: ref.id, rev: ref.rev })) },
+    });
+    const results = isObject(body) && Array.isArray(body.results) ? body.results.filter(isObject) : [];
+    const found = new Map<string, StoredDocument>();
+    for (const result of results) {
+      for (const entry of Array.isArray(result.docs) ? result.docs.filter(isObject) : []) {
+        const doc = asDocument(entry.ok);
+        if (doc?._rev) found.set(`${doc._id} ${doc._rev}`, doc);
+      }
+    }
+    return refs.flatMap((ref) => found.get(`${ref.id} ${ref.rev}`) ?? []);
   }
 
   async queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]> {
@@ -445,13 +470,18 @@ export class CouchStore implements DocumentStore {
 
   /** One request, retried on transient failures; a 404 is first checked for a missing database. */
   private async call(what: string, request: CouchRequest): Promise<unknown> {
+    return (await this.answer(what, request)).body;
+  }
+
+  /** Like `call`, with the HTTP status. */
+  private async answer(what: string, request: CouchRequest): Promise<CouchAnswer> {
     return this.context.helpers.retry(`${what} ${this.description}`, () =>
-      this.withDatabaseCheck(request, () => this.client.request(request)),
+      this.withDatabaseCheck(request, () => this.client.answer(request)),
     );
   }
 
   /** Runs a request; its 404 is first checked for a missing database (a config error). */
-  private async withDatabaseCheck(request: CouchRequest, send: () => Promise<unknown>): Promise<unknown> {
+  private async withDatabaseCheck<T>(request: CouchRequest, send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (error) {

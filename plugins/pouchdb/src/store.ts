@@ -9,6 +9,8 @@ import type {
   DesignOutcome,
   DocumentStore,
   EnsureDesignOptions,
+  ReadOptions,
+  RevisionRef,
   StoredDocument,
   ViewQuery,
   ViewRow,
@@ -94,10 +96,14 @@ export class PouchStore implements DocumentStore {
     );
   }
 
-  async getMany(ids: readonly string[]): Promise<Map<string, StoredDocument>> {
+  async getMany(ids: readonly string[], options: ReadOptions = {}): Promise<Map<string, StoredDocument>> {
     const found = new Map<string, StoredDocument>();
     if (ids.length === 0) return found;
-    const response = await this.db.allDocs({ keys: [...ids], include_docs: true });
+    const response = await this.db.allDocs({
+      keys: [...ids],
+      include_docs: true,
+      ...(options.conflicts ? { conflicts: true } : {}),
+    });
     for (const row of response.rows as unknown[]) {
       const doc = isObject(row) ? asDocument(row.doc) : undefined; // missing and deleted ids have no doc
       if (doc) found.set(doc._id, doc);
@@ -105,13 +111,18 @@ export class PouchStore implements DocumentStore {
     return found;
   }
 
-  async allDocs(query: {
-    startkey?: string;
-    endkey?: string;
-    limit?: number;
-    skip?: number;
-  }): Promise<StoredDocument[]> {
-    const response = await this.db.allDocs({ include_docs: true, ...defined(query) });
+  async allDocs(
+    query: {
+      startkey?: string;
+      endkey?: string;
+      limit?: number;
+      skip?: number;
+    } & ReadOptions,
+  ): Promise<StoredDocument[]> {
+    const response = await this.db.allDocs({
+      include_docs: true,
+      ...defined({ ...query, conflicts: query.conflicts || undefined }),
+    });
     return response.rows
       .map((row) => asDocument(row.doc))
       .filter((doc): doc is StoredDocument => doc !== undefined);
@@ -122,6 +133,20 @@ export class PouchStore implements DocumentStore {
     const answer: unknown[] = await this.db.bulkDocs(docs.map((doc) => ({ ...doc })));
     const rows = rowsInOrderOf(docs, answer);
     return docs.map((doc, i) => writeResult(rows[i], doc));
+  }
+
+  async getRevisions(refs: readonly RevisionRef[]): Promise<StoredDocument[]> {
+    if (refs.length === 0) return [];
+    const response = await this.db.bulkGet({ docs: refs.map((ref) => ({ id: ref.id, rev: ref.rev })) });
+    const found = new Map<string, StoredDocument>();
+    for (const result of response.results as unknown[]) {
+      const docs = isObject(result) && Array.isArray(result.docs) ? result.docs : [];
+      for (const entry of docs as unknown[]) {
+        const doc = isObject(entry) ? asDocument(entry.ok) : undefined;
+        if (doc?._rev) found.set(`${doc._id} ${doc._rev}`, doc);
+      }
+    }
+    return refs.flatMap((ref) => found.get(`${ref.id} ${ref.rev}`) ?? []);
   }
 
   async queryView(design: string, view: string, query: ViewQuery): Promise<ViewRow[]> {
