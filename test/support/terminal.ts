@@ -15,7 +15,7 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
  */
 export function onTerminal(
   args: readonly string[],
-  answer?: string,
+  answer?: string | (() => Promise<string>),
 ): Promise<{ code: number; output: string }> {
   const command = `stty cols 120 rows 40; ${[process.execPath, path.join(root, 'bin', 'run.js'), ...args].map(quote).join(' ')}`;
   return new Promise((resolve, reject) => {
