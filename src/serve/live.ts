@@ -1,0 +1,153 @@
+/**
+ * What keeps the status page live: followers of the databases' change feeds (polling where a backend
+ * has none), and a hub that recomputes the status once per burst of changes and hands the result to
+ * every connected page.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { DocumentStore } from '../backends/types.js';
+import { redact } from '../util/mask.js';
+
+/** Longest long-poll; the backend's own timeout is not trusted (pouchdb-server ignores it). */
+const longPollMs = 25_000;
+/** A backend that answers a long-poll at once with nothing is not asked again in a tight loop. */
+const minPollGapMs = 500;
+/** After a feed fails, how long the page is polled before the feed is tried again. */
+const feedRetryMs = 30_000;
+
+export interface FollowerEvents {
+  /** Something changed (or, while polling, may have changed). */
+  onChange(): void;
+  /** The feed is unavailable: the page is kept fresh by polling; said once per outage. */
+  onPolling(reason: string): void;
+}
+
+/**
+ * Follows one database's change feed until `signal` aborts. Sequences are opaque: passed back only as
+ * `since`. Without a feed (or while it fails) it calls `onChange` every `pollMs` instead.
+ */
+export async function followChanges(
+  store: DocumentStore,
+  events: FollowerEvents,
+  options: { pollMs: number; signal: AbortSignal },
+): Promise<void> {
+  const { signal } = options;
+  const wait = (ms: number) => sleep(ms, undefined, { signal }).catch(() => {});
+  const poll = async (until: number) => {
+    while (!signal.aborted && Date.now() < until) {
+      await wait(Math.min(options.pollMs, until - Date.now()));
+      if (!signal.aborted) events.onChange();
+    }
+  };
+  if (!store.currentSeq || !store.changes) {
+    events.onPolling(`${store.description} has no change feed`);
+    await poll(Number.POSITIVE_INFINITY);
+    return;
+  }
+  while (!signal.aborted) {
+    try {
+      let since = await store.currentSeq();
+      while (!signal.aborted) {
+        const asked = Date.now();
+        const batch = await store.changes({ since, waitMs: longPollMs, limit: 1000, signal });
+        since = batch.lastSeq;
+        if (batch.results.some((change) => !change.id.startsWith('_design/'))) events.onChange();
+        else if (Date.now() - asked < minPollGapMs) await wait(minPollGapMs);
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      const message = error instanceof Error ? error.message : String(error);
+      events.onPolling(redact(`reading the change feed of ${store.description} failed: ${message}`));
+      // Whatever was missed meanwhile is read again by the next computation.
+      events.onChange();
+      await poll(Date.now() + feedRetryMs);
+    }
+  }
+}
+
+export interface HubOptions {
+  /** After the first change of a burst, wait this long for the rest before recomputing. */
+  debounceMs: number;
+  /** Told when a computation fails (the pages keep the last status). */
+  onError(message: string): void;
+}
+
+type Listener<T> = (value: T) => void;
+
+/**
+ * One computation per burst of changes, shared by all pages: changes arriving while one is scheduled
+ * or running are folded into the next. Pages get the newest value on subscribing and on each change.
+ */
+export class Hub<T> {
+  private latest: T | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+  private readonly listeners = new Set<Listener<T>>();
+  /** How many computations ran: one per burst (tests read it). */
+  computations = 0;
+
+  constructor(
+    private readonly compute: () => Promise<T>,
+    private readonly options: HubOptions,
+  ) {}
+
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
+  /** Subscribes a page; it gets the current value at once (computed when there is none yet). */
+  subscribe(listener: Listener<T>): () => void {
+    this.listeners.add(listener);
+    if (this.latest !== undefined && !this.dirty && !this.scheduled && !this.running) listener(this.latest);
+    else this.changed(0);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Something changed: recompute after the debounce, once for however many changes come meanwhile. */
+  changed(delayMs = this.options.debounceMs): void {
+    if (this.closed) return;
+    // With no page open there is nobody to tell; the next subscriber triggers a computation.
+    if (this.listeners.size === 0) {
+      this.latest = undefined;
+      return;
+    }
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = setTimeout(() => {
+      this.scheduled = undefined;
+      this.running = this.run().finally(() => {
+        this.running = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          this.changed();
+        }
+      });
+    }, delayMs);
+  }
+
+  private async run(): Promise<void> {
+    try {
+      this.computations++;
+      const value = await this.compute();
+      if (this.closed) return;
+      this.latest = value;
+      for (const listener of this.listeners) listener(value);
+    } catch (error) {
+      this.options.onError(redact(error instanceof Error ? error.message : String(error)));
+    }
+  }
+
+  /** Stops scheduling; waits for a computation in flight so no database is closed under it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.scheduled) clearTimeout(this.scheduled);
+    this.scheduled = undefined;
+    this.listeners.clear();
+    await this.running;
+  }
+}
