@@ -43,9 +43,19 @@ export interface ViewQuery {
   limit?: number;
   descending?: boolean;
   includeDocs?: boolean;
+  /**
+   * For a view with a reduce function: false reads the mapped rows, true (the default where the view
+   * has one) the reduced value. Only for reduce views.
+   */
+  reduce?: boolean;
+  /** Reduce per distinct key (CouchDB `group=true`). */
+  group?: boolean;
+  /** Reduce per distinct first N elements of an array key (CouchDB `group_level`). */
+  groupLevel?: number;
 }
 
 export interface ViewRow {
+  /** The document's id; empty for a reduced row, which stands for many documents. */
   id: string;
   key: ViewKey;
   value: unknown;

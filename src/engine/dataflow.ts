@@ -66,7 +66,33 @@ export class DataflowReader {
 
   /** A run is complete when a later run is sensed or its `run_end` exists (DESIGN.md 1.1). */
   static isComplete(run: RunData, latest: RunNumber | undefined): boolean {
-    return run.ended || (latest !== undefined && latest > run.run);
+    return DataflowReader.completeness(run, latest).complete;
+  }
+
+  /** Whether a run is complete, and why in words (for `oproc why`). */
+  static completeness(run: RunData, latest: RunNumber | undefined): { complete: boolean; reason: string } {
+    if (latest !== undefined && latest > run.run)
+      return { complete: true, reason: `a later run is sensed (run ${latest})` };
+    if (run.ended) return { complete: true, reason: `its run_end document exists` };
+    return { complete: false, reason: 'no later run, no run_end' };
+  }
+
+  /**
+   * The newest complete run: the latest run when it has ended, else the run before it (any run
+   * below the latest is complete). Two or three small reads, whatever the database holds.
+   */
+  async newestCompleteRun(): Promise<RunNumber | undefined> {
+    const latest = await this.latestRun();
+    if (latest === undefined) return undefined;
+    const data = (await this.runsOf([latest])).get(latest);
+    if (data && DataflowReader.isComplete(data, latest)) return latest;
+    const rows = await this.store.queryView(dataflowDesign.name, 'by_run', {
+      descending: true,
+      limit: 1,
+      startkey: [latest - 1, {}],
+    });
+    const key = rows[0]?.key;
+    return Array.isArray(key) && typeof key[0] === 'number' ? key[0] : undefined;
   }
 
   /** Every run with data-flow documents in [first, last], in run order. */

@@ -44,5 +44,46 @@ export const processingDesign: DesignDocument = {
   }
 }`,
     },
+    // Pass counts for oproc status: [ratv, 'all', module, status] per pass, and [ratv, 'newest',
+    // module, status] for each job's newest pass of each RAT version. Read reduced, with group=true.
+    passes_by_status: {
+      map: `function (doc) {
+  if (doc.type !== 'job' || typeof doc.module !== 'string' || !Array.isArray(doc.passes)) return;
+  var newest = {};
+  for (var i = 0; i < doc.passes.length; i++) {
+    var p = doc.passes[i];
+    if (!p || typeof p.ratv !== 'string' || typeof p.pass !== 'number') continue;
+    emit([p.ratv, 'all', doc.module, String(p.status)], null);
+    if (!newest[p.ratv] || newest[p.ratv].pass < p.pass) newest[p.ratv] = p;
+  }
+  var ratvs = Object.keys(newest);
+  for (var j = 0; j < ratvs.length; j++) emit([ratvs[j], 'newest', doc.module, String(newest[ratvs[j]].status)], null);
+}`,
+      reduce: '_count',
+    },
+    // Passes created per day: [ratv, 'YYYY-MM-DD', run]. group_level=2 counts passes a day, the rows
+    // of group_level=3 are the runs handled that day.
+    passes_by_day: {
+      map: `function (doc) {
+  if (doc.type !== 'job' || typeof doc.run !== 'number' || !Array.isArray(doc.passes)) return;
+  for (var i = 0; i < doc.passes.length; i++) {
+    var p = doc.passes[i];
+    if (p && typeof p.ratv === 'string' && typeof p.created === 'string') emit([p.ratv, p.created.slice(0, 10), doc.run], null);
+  }
+}`,
+      reduce: '_count',
+    },
+    // Submissions newest first without reading their run lists: [null, started] for all, and
+    // [ratv, started], each with a summary.
+    submissions_by_started: {
+      map: `function (doc) {
+  if (doc.type !== 'submission' || typeof doc.started !== 'string') return;
+  var summary = { mode: doc.mode, ratv: doc.ratv, filetype: doc.filetype,
+    runs: Array.isArray(doc.runs) ? doc.runs.length : 0, done: Array.isArray(doc.done) ? doc.done.length : 0,
+    started: doc.started, finished: doc.finished === undefined ? null : doc.finished };
+  emit([null, doc.started], summary);
+  if (typeof doc.ratv === 'string') emit([doc.ratv, doc.started], summary);
+}`,
+    },
   },
 };

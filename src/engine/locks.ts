@@ -46,6 +46,16 @@ export function holdingLock(locks: Map<Calibration, CalibrationLock>): Calibrati
   return holding.sort((a, b) => a.run - b.run)[0];
 }
 
+/** A holding lock holds the runs after the one it is set at (that calibration run itself is taken). */
+export function holdsRun(lock: CalibrationLock | undefined, run: RunNumber): boolean {
+  return lock !== undefined && isHolding(lock) && run > lock.run;
+}
+
+/** What a held watcher says, and what `oproc why` gives as the reason. */
+export function lockReason(calibration: string, run: RunNumber): string {
+  return `${calibration} calibration lock set at run ${run}: later runs wait until it is released (oproc locks release CONFIG ${calibration.split(' ')[0]} --validto RUN)`;
+}
+
 /** Writes a lock document, re-reading and retrying on a 409 so a concurrent change is never overwritten. */
 async function updateLock(
   store: DocumentStore,

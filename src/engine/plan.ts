@@ -75,6 +75,10 @@ export interface RunPlan {
   run: RunNumber;
   runtype?: number;
   runTypeNames: string[];
+  /** The modules `-N` or the selector chose (known ones), before the table and prerequisite checks. */
+  selected: string[];
+  /** Per selected module, the RATDB tables it requires and those missing for the run (none with `-s`). */
+  tables: { module: string; required: string[]; missing: string[] }[];
   modules: PlannedModule[];
   skips: Skip[];
 }
@@ -144,6 +148,8 @@ export async function planBatch(
       run: data.run,
       runtype,
       runTypeNames: runtype === undefined ? [] : runTypeNames(runtype),
+      selected: [],
+      tables: [],
       modules: [],
       skips: [],
     };
@@ -158,6 +164,7 @@ export async function planBatch(
     }
     if (options.modules) {
       selected.set(data.run, [...options.modules]);
+      plan.selected = [...options.modules];
       continue;
     }
     if (runtype === undefined) {
@@ -189,6 +196,7 @@ export async function planBatch(
       });
     }
     selected.set(data.run, known);
+    plan.selected = known;
   }
 
   // 2. RATDB tables each selected module needs, one query for the batch.
@@ -207,8 +215,10 @@ export async function planBatch(
     for (const [run, names] of selected) {
       const have = present.get(run) ?? new Set<string>();
       for (const name of names) {
-        const lacking = info.processing_modules[name]!.ratdb_tables.filter((t) => !have.has(t));
+        const required = info.processing_modules[name]!.ratdb_tables;
+        const lacking = required.filter((t) => !have.has(t));
         if (lacking.length) missing.set(`${run} ${name}`, lacking);
+        plans.get(run)!.tables.push({ module: name, required: [...required], missing: lacking });
       }
     }
   }

@@ -9,7 +9,7 @@ import {
   type PassOptions,
 } from './batch.js';
 import { DataflowReader, type RunData } from './dataflow.js';
-import { calibrationsOf, holdingLock, readLocks, setLock } from './locks.js';
+import { calibrationsOf, holdingLock, holdsRun, lockReason, readLocks, setLock } from './locks.js';
 import { planBatch, type RunPlan, type Skip } from './plan.js';
 import type { SubmissionDocument } from './reprocess.js';
 import { ids, type Calibration, type FileType, type RunNumber } from './types.js';
@@ -132,7 +132,7 @@ class Cycle {
     const lock = this.request.ignoreCalibrationLocks
       ? undefined
       : holdingLock(await readLocks(this.context.processing));
-    if (lock && this.cursor >= lock.run) {
+    if (lock && holdsRun(lock, this.cursor + 1)) {
       this.result.held = { run: lock.run, reason: lockReason(lock.calibration, lock.run) };
       return;
     }
@@ -185,7 +185,13 @@ class Cycle {
       asOf: this.asOf,
     };
     const { plans, known } = await planBatch(runs, options, this.context);
-    const { take, held, locks } = this.cut(plans);
+    const { take, held, locks } = cutPlans(plans, this.request.ignoreCalibrationLocks);
+    if (held && locks.length === 0) {
+      const wait = plans[take.length]!.skips.find((s) => holdKinds.has(s.kind))!;
+      this.context.reporter.note(
+        `run ${held.run} waits: ${wait.module ? `${wait.module}: ` : ''}${wait.reason}`,
+      );
+    }
     if (take.length) {
       const journal =
         resumedDoc ??
@@ -208,31 +214,6 @@ class Cycle {
     }
     if (held) this.result.held = held;
     return held === null && locks.length === 0 && !this.context.signal?.aborted;
-  }
-
-  private cut(plans: RunPlan[]): {
-    take: RunPlan[];
-    held: CycleResult['held'];
-    locks: CycleResult['locks_set'];
-  } {
-    const take: RunPlan[] = [];
-    for (const plan of plans) {
-      const wait = plan.skips.find((s) => holdKinds.has(s.kind));
-      if (wait) {
-        this.context.reporter.note(
-          `run ${plan.run} waits: ${wait.module ? `${wait.module}: ` : ''}${wait.reason}`,
-        );
-        return { take, held: { run: plan.run, reason: wait.reason }, locks: [] };
-      }
-      take.push(plan);
-      const calibrations = this.request.ignoreCalibrationLocks ? [] : calibrationsOf(plan.runTypeNames);
-      if (calibrations.length) {
-        const locks = calibrations.map((calibration) => ({ calibration, run: plan.run }));
-        const held = { run: plan.run, reason: lockReason(calibrations.join(' and '), plan.run) };
-        return { take, held, locks };
-      }
-    }
-    return { take, held: null, locks: [] };
   }
 
   /** Journals the intent before any pass is written: the submission, and the state pointing at it. */
@@ -303,6 +284,26 @@ class Cycle {
   }
 }
 
-function lockReason(calibration: string, run: RunNumber): string {
-  return `${calibration} calibration lock set at run ${run}: later runs wait until it is released (oproc locks release CONFIG ${calibration.split(' ')[0]} --validto RUN)`;
+/**
+ * Where a watcher stops in a batch of plans, in run order: before the first run that must wait (a
+ * missing RATDB table, no RUN table), or after the first calibration run (whose locks it then sets).
+ * `oproc why` asks the same function what a watcher would do with a run.
+ */
+export function cutPlans(
+  plans: readonly RunPlan[],
+  ignoreCalibrationLocks: boolean,
+): { take: RunPlan[]; held: CycleResult['held']; locks: CycleResult['locks_set'] } {
+  const take: RunPlan[] = [];
+  for (const plan of plans) {
+    const wait = plan.skips.find((s) => holdKinds.has(s.kind));
+    if (wait) return { take, held: { run: plan.run, reason: wait.reason }, locks: [] };
+    take.push(plan);
+    const calibrations = ignoreCalibrationLocks ? [] : calibrationsOf(plan.runTypeNames);
+    if (calibrations.length) {
+      const locks = calibrations.map((calibration) => ({ calibration, run: plan.run }));
+      const held = { run: plan.run, reason: lockReason(calibrations.join(' and '), plan.run) };
+      return { take, held, locks };
+    }
+  }
+  return { take, held: null, locks: [] };
 }

@@ -19,6 +19,16 @@ const jobsByRun = {
   views: { by_run: { map: "function (doc) { if (doc.type === 'job') emit(doc.run, doc.module); }" } },
 };
 
+const passesByStatus = {
+  name: 'counts',
+  views: {
+    by_status: {
+      map: "function (doc) { if (doc.type === 'job' && Array.isArray(doc.passes)) doc.passes.forEach(function (s) { emit([s, doc._id], null); }); }",
+      reduce: '_count',
+    },
+  },
+};
+
 function written(rows: WriteResult[]): Extract<WriteResult, { ok: true }>[] {
   for (const row of rows) expect(row, `write of ${row.id}`).to.include({ ok: true });
   return rows as Extract<WriteResult, { ok: true }>[];
@@ -251,6 +261,33 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
         const [plain] = await store.queryView('jobs', 'by_run', { startkey: 300052, limit: 1 });
         expect(plain).to.not.have.property('doc');
         expect(plain?.id).to.equal('job_300052_Processing');
+      });
+
+      it('reduces with _count: in total, per distinct key (group) and per key prefix (groupLevel)', async () => {
+        await store.ensureDesign(passesByStatus);
+        written(
+          await store.bulkWrite([
+            { _id: 'job_1_Processing', type: 'job', passes: ['failed', 'waiting', 'failed'] },
+            { _id: 'job_1_Analysis', type: 'job', passes: ['waiting'] },
+          ]),
+        );
+        const total = await store.queryView('counts', 'by_status', {});
+        expect(total.map((r) => r.value)).to.deep.equal([4]);
+        expect(total[0]?.id).to.equal('');
+        const grouped = await store.queryView('counts', 'by_status', { group: true });
+        expect(grouped.map((r) => [r.key, r.value])).to.deep.equal([
+          [['failed', 'job_1_Processing'], 2],
+          [['waiting', 'job_1_Analysis'], 1],
+          [['waiting', 'job_1_Processing'], 1],
+        ]);
+        const byStatus = await store.queryView('counts', 'by_status', {
+          groupLevel: 1,
+          startkey: ['waiting'],
+          endkey: ['waiting', {}],
+        });
+        expect(byStatus.map((r) => [r.key, r.value])).to.deep.equal([[['waiting'], 2]]);
+        const mapped = await store.queryView('counts', 'by_status', { reduce: false, limit: 2 });
+        expect(mapped.map((r) => r.id)).to.deep.equal(['job_1_Processing', 'job_1_Processing']);
       });
 
       it('a view that was never installed is an error naming it', async () => {

@@ -154,6 +154,9 @@ export class CouchStore implements DocumentStore {
       skip: query.skip,
       descending: query.descending,
       include_docs: query.includeDocs,
+      reduce: query.reduce,
+      group: query.group,
+      group_level: query.groupLevel,
     });
     let body: unknown;
     try {
@@ -167,7 +170,8 @@ export class CouchStore implements DocumentStore {
     }
     return rowsOf(body).map((row) => {
       const doc = asDocument(row.doc);
-      return { id: String(row.id), key: row.key, value: row.value, ...(doc ? { doc } : {}) };
+      const id = row.id === undefined || row.id === null ? '' : String(row.id); // reduced rows have none
+      return { id, key: row.key, value: row.value, ...(doc ? { doc } : {}) };
     });
   }
 

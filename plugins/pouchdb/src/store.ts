@@ -125,6 +125,9 @@ export class PouchStore implements DocumentStore {
       skip: query.skip,
       descending: query.descending,
       include_docs: query.includeDocs,
+      reduce: query.reduce,
+      group: query.group,
+      group_level: query.groupLevel,
     });
     let response: { rows: unknown[] };
     try {
@@ -138,7 +141,8 @@ export class PouchStore implements DocumentStore {
     }
     return response.rows.filter(isObject).map((row) => {
       const doc = asDocument(row.doc);
-      return { id: String(row.id), key: row.key, value: row.value, ...(doc ? { doc } : {}) };
+      const id = row.id === undefined || row.id === null ? '' : String(row.id); // reduced rows have none
+      return { id, key: row.key, value: row.value, ...(doc ? { doc } : {}) };
     });
   }
 

@@ -1,0 +1,240 @@
+/**
+ * `oproc status`: how processing stands, from views and a few small reads (never every job
+ * document): pass counts per module and status, runs handled per day, each watcher's health and
+ * backlog, the calibration locks and the last submissions.
+ */
+import { DataflowReader } from '../engine/dataflow.js';
+import { processingDesign } from '../engine/design.js';
+import { isHolding, readLocks } from '../engine/locks.js';
+import { calibrations, type Calibration, type RunNumber } from '../engine/types.js';
+import { compareVersions } from '../modules/catalog.js';
+import { readWatchers, watchedRatvs, type InsightContext, type WatcherView } from './insight.js';
+import { explainRuns } from './why.js';
+
+/** Counts per module, then per status. */
+export type PassCounts = Record<string, Record<string, number>>;
+
+export interface BacklogRun {
+  run: RunNumber;
+  verdict: string;
+}
+
+export interface WatcherStatus extends WatcherView {
+  newest_complete_run: RunNumber | null;
+  /** Complete runs after `last_run` (within a block's END) that the watcher has not handled yet. */
+  backlog: number;
+  /** The backlog was counted up to `backlogCountLimit` runs and there are more. */
+  backlog_capped: boolean;
+  /** The first runs of the backlog, each with what `oproc why` says of it. */
+  backlog_runs: BacklogRun[];
+}
+
+export interface RatvStatus {
+  ratv: string;
+  passes: { newest: PassCounts; all: PassCounts };
+  /** The last 28 days (UTC), oldest first, by the passes' `created`: runs given passes, passes created. */
+  handled_per_day: { day: string; runs: number; passes: number }[];
+  watchers: WatcherStatus[];
+}
+
+export interface LockSummary {
+  calibration: Calibration;
+  run: RunNumber;
+  locked: boolean;
+  validto: RunNumber | null;
+  set_at: string | null;
+  /** It holds the runs after `run` (set, and no `validto`). */
+  holds: boolean;
+}
+
+export interface SubmissionSummary {
+  id: string;
+  mode: string;
+  ratv: string;
+  filetype: string;
+  runs: number;
+  done: number;
+  started: string;
+  finished: string | null;
+}
+
+export interface StatusReport {
+  generated: string;
+  ratvs: RatvStatus[];
+  locks: LockSummary[];
+  /** The newest 10 submissions (of the RAT version asked, else of all). */
+  submissions: SubmissionSummary[];
+  /** Some watcher is stale: `oproc status` exits 1. */
+  stale: boolean;
+}
+
+const days = 28;
+const backlogListed = 10;
+/** A watcher far behind is not counted further than this: the count stays a bounded read. */
+export const backlogCountLimit = 10_000;
+
+/** What `oproc status --json` prints (and `GET /api/status`). */
+export async function readStatus(
+  context: InsightContext,
+  options: { ratv?: string; now?: Date } = {},
+): Promise<StatusReport> {
+  const now = options.now ?? context.now();
+  const ratvs = options.ratv === undefined ? await knownRatvs(context) : [options.ratv];
+  const reader = new DataflowReader(context.dataflow, 'L2');
+  const [newestComplete, locks, submissions] = await Promise.all([
+    reader.newestCompleteRun(),
+    readLocks(context.processing),
+    lastSubmissions(context, options.ratv),
+  ]);
+  const perRatv: RatvStatus[] = [];
+  for (const ratv of ratvs) {
+    const [passes, handled, watchers] = await Promise.all([
+      passCounts(context, ratv),
+      handledPerDay(context, ratv, now),
+      readWatchers({ ...context, now: () => now }, ratv),
+    ]);
+    const statuses: WatcherStatus[] = [];
+    for (const watcher of watchers) statuses.push(await withBacklog(context, ratv, watcher, newestComplete));
+    perRatv.push({ ratv, passes, handled_per_day: handled, watchers: statuses });
+  }
+  return {
+    generated: now.toISOString(),
+    ratvs: perRatv,
+    locks: calibrations
+      .filter((c) => locks.has(c))
+      .map((c) => {
+        const lock = locks.get(c)!;
+        return {
+          calibration: c,
+          run: lock.run,
+          locked: lock.locked === true,
+          validto: lock.validto ?? null,
+          set_at: lock.set_at ?? null,
+          holds: isHolding(lock),
+        };
+      }),
+    submissions,
+    stale: perRatv.some((r) => r.watchers.some((w) => w.stale)),
+  };
+}
+
+/** RAT versions with passes (one reduced row each) or a watcher. */
+async function knownRatvs(context: InsightContext): Promise<string[]> {
+  const rows = await context.processing.queryView(processingDesign.name, 'passes_by_status', {
+    groupLevel: 1,
+  });
+  const withPasses = rows.map((r) => (r.key as [string])[0]).filter((k) => typeof k === 'string');
+  return [...new Set([...withPasses, ...(await watchedRatvs(context.processing))])].sort(compareVersions);
+}
+
+async function passCounts(context: InsightContext, ratv: string): Promise<RatvStatus['passes']> {
+  const rows = await context.processing.queryView(processingDesign.name, 'passes_by_status', {
+    group: true,
+    startkey: [ratv],
+    endkey: [ratv, {}],
+  });
+  const counts: RatvStatus['passes'] = { newest: {}, all: {} };
+  for (const row of rows) {
+    const [, which, module, status] = row.key as [string, 'newest' | 'all', string, string];
+    const byModule = (counts[which][module] ??= {});
+    byModule[status] = (byModule[status] ?? 0) + Number(row.value);
+  }
+  return counts;
+}
+
+function utcDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+async function handledPerDay(
+  context: InsightContext,
+  ratv: string,
+  now: Date,
+): Promise<RatvStatus['handled_per_day']> {
+  const dayList: string[] = [];
+  for (let back = days - 1; back >= 0; back--)
+    dayList.push(utcDay(new Date(now.getTime() - back * 86_400_000)));
+  const range = { startkey: [ratv, dayList[0]], endkey: [ratv, dayList[dayList.length - 1], {}] };
+  const view = (groupLevel: number) =>
+    context.processing.queryView(processingDesign.name, 'passes_by_day', { ...range, groupLevel });
+  const [passRows, runRows] = await Promise.all([view(2), view(3)]);
+  const passes = new Map(passRows.map((r) => [(r.key as string[])[1], Number(r.value)]));
+  const runs = new Map<string, number>();
+  for (const r of runRows) {
+    const day = (r.key as string[])[1]!;
+    runs.set(day, (runs.get(day) ?? 0) + 1);
+  }
+  return dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 }));
+}
+
+async function withBacklog(
+  context: InsightContext,
+  ratv: string,
+  watcher: WatcherView,
+  newestComplete: RunNumber | undefined,
+): Promise<WatcherStatus> {
+  const from = (watcher.last_run ?? (watcher.block ? watcher.block[0] - 1 : 0)) + 1;
+  const to = Math.min(newestComplete ?? -1, watcher.block ? watcher.block[1] : Number.MAX_SAFE_INTEGER);
+  const reader = new DataflowReader(context.dataflow, watcher.filetype);
+  const backlog: RunNumber[] = [];
+  let capped = false;
+  if (to >= from) {
+    for await (const data of reader.runs(from, to)) {
+      if (backlog.length >= backlogCountLimit) {
+        capped = true;
+        break;
+      }
+      backlog.push(data.run);
+    }
+  }
+  return {
+    ...watcher,
+    newest_complete_run: newestComplete ?? null,
+    backlog: backlog.length,
+    backlog_capped: capped,
+    backlog_runs: await verdicts(context, ratv, watcher, backlog.slice(0, backlogListed)),
+  };
+}
+
+async function verdicts(
+  context: InsightContext,
+  ratv: string,
+  watcher: WatcherView,
+  runs: RunNumber[],
+): Promise<BacklogRun[]> {
+  if (runs.length === 0) return [];
+  try {
+    const reports = await explainRuns(context, { ratv, filetype: watcher.filetype, runs });
+    return reports.map((r) => ({ run: r.run, verdict: r.verdict }));
+  } catch (error) {
+    // No processing information for the RAT version here, say: the counts still stand.
+    const message = error instanceof Error ? error.message : String(error);
+    return runs.map((run) => ({ run, verdict: `unknown: ${message}` }));
+  }
+}
+
+async function lastSubmissions(
+  context: InsightContext,
+  ratv: string | undefined,
+): Promise<SubmissionSummary[]> {
+  const key = ratv ?? null;
+  const rows = await context.processing.queryView(processingDesign.name, 'submissions_by_started', {
+    descending: true,
+    startkey: [key, {}],
+    endkey: [key],
+    limit: backlogListed,
+  });
+  return rows.map((row) => {
+    const v = (row.value ?? {}) as Partial<SubmissionSummary>;
+    return {
+      id: row.id.replace(/^submission_/, ''),
+      mode: String(v.mode),
+      ratv: String(v.ratv),
+      filetype: String(v.filetype),
+      runs: Number(v.runs ?? 0),
+      done: Number(v.done ?? 0),
+      started: String(v.started),
+      finished: v.finished ?? null,
+    };
+  });
+}
