@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { OprocCommand } from '../base-command.js';
 import { usageError } from '../errors.js';
 import { ModuleCatalog } from '../modules/catalog.js';
-import { insightContext } from '../serve/insight-stub.js';
+import { insightContext } from '../operations/insight.js';
 import { startStatusServer } from '../serve/server.js';
 
 export interface ServeResult {

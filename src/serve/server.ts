@@ -17,7 +17,9 @@ import { fileTypes, type FileType } from '../engine/types.js';
 import { OprocError, usageError } from '../errors.js';
 import { listPasses, type PassRow } from '../operations/passes.js';
 import { redact } from '../util/mask.js';
-import { explainRun, readStatus, type InsightContext, type StatusReport } from './insight-stub.js';
+import type { InsightContext } from '../operations/insight.js';
+import { readStatus, type StatusReport } from '../operations/status.js';
+import { explainRun, type WhyReport } from '../operations/why.js';
 import { followChanges, Hub } from './live.js';
 
 const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -145,9 +147,11 @@ export async function buildApp(
   }));
 
   app.get<{ Querystring: { ratv?: string } }>('/api/status', async (request, reply) => {
-    const ratv = checkRatv(request.query.ratv);
+    const ratv = request.query.ratv || undefined;
     const report = await readStatus(context, ratv === undefined ? {} : { ratv });
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify(report, null, 2));
+    // A RAT version with passes or watchers is shown even without processing information (an old one).
+    if (ratv !== undefined && !knownRatvs.has(ratv) && isEmpty(report.ratvs[0])) checkRatv(ratv);
+    return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(report, null, 2)}\n`);
   });
 
   app.get<{ Params: { run: string }; Querystring: { ratv?: string; filetype?: string; tag?: string } }>(
@@ -170,7 +174,7 @@ export async function buildApp(
       });
       if (isUnknownRun(why))
         throw new HttpError(404, `run ${run} is not in the data-flow database and has no passes`);
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(why, null, 2));
+      return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(why, null, 2)}\n`);
     },
   );
 
@@ -214,16 +218,13 @@ export async function buildApp(
   return { app, hub };
 }
 
-/** An unknown run: nothing in the data-flow database and no passes (what `why` says of it). */
-function isUnknownRun(why: Record<string, unknown>): boolean {
-  const dataflow = why.dataflow as { files?: unknown; total_files?: unknown } | undefined;
-  const passes = why.passes;
-  const noFiles =
-    dataflow === undefined ||
-    (Array.isArray(dataflow.files) && dataflow.files.length === 0) ||
-    dataflow.total_files === 0;
-  const noPasses = !Array.isArray(passes) || passes.length === 0;
-  return noFiles && noPasses && dataflow !== undefined;
+/** An unknown run: no data-flow document names it and it has no passes. */
+function isUnknownRun(why: WhyReport): boolean {
+  return !why.dataflow.known && why.passes.length === 0;
+}
+
+function isEmpty(ratv: StatusReport['ratvs'][number] | undefined): boolean {
+  return !ratv || (Object.keys(ratv.passes.all).length === 0 && ratv.watchers.length === 0);
 }
 
 export interface SubmissionView {
