@@ -1,7 +1,7 @@
 /**
  * `npm run screenshot`: the README's picture of the status page, taken from the demo's databases
  * (`npm run demo` leaves them filled) in headless chromium. Writes docs/status-page.png and
- * docs/status-run.png (the run the demo leaves held).
+ * docs/status-run.png (the run the demo leaves waiting: no later run, no run_end).
  *
  *   npm run demo && npm run screenshot        (OPROC_DEMO_DIR as for the demo, if it was set)
  */
@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const custom = process.env.OPROC_DEMO_DIR;
 const config = custom ? path.join(path.resolve(custom), 'site.json') : path.join(root, 'demo', 'site.json');
 const state = custom ? path.resolve(custom) : path.join(root, '.oproc');
-const heldRun = process.argv[2] ?? '300030';
+const heldRun = process.argv[2] ?? '300035';
 
 if (!existsSync(path.join(state, '.oproc-demo'))) {
   console.error(`no demo databases in ${path.relative(root, state) || state}: run npm run demo first`);

@@ -12,6 +12,9 @@ function verdictClass(verdict) {
   return 'verdict waiting';
 }
 
+/** Sections with many columns take the page's width. */
+const wide = new Set(['watchers', 'passes']);
+
 function title(key) {
   return key.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
 }
@@ -19,7 +22,8 @@ function title(key) {
 function scalar(key, value) {
   if (key === 'status' && typeof value === 'string') return statusChip(value);
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value)) return when(value);
+  if (typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value))
+    return h('span', { class: 'nowrap' }, when(value));
   return value ?? '–';
 }
 
@@ -86,18 +90,32 @@ async function load() {
     try {
       const why = await getJson(`api/runs/${run}?ratv=${encodeURIComponent(ratv)}&filetype=${filetype}`);
       showError(null);
-      const sections = Object.entries(why).filter(
-        ([k]) => !['verdict', 'run', 'ratv', 'filetype'].includes(k),
-      );
+      const header = ['verdict', 'verdict_kind', 'run', 'ratv', 'filetype', 'ratdb_tag'];
+      const sections = Object.entries(why).filter(([k]) => !header.includes(k));
       content.replaceChildren(
-        h('h2', {}, `Run ${run}`, h('span', { class: 'muted' }, ` RAT ${ratv} ${filetype}`)),
+        h(
+          'h2',
+          {},
+          `Run ${run}`,
+          h(
+            'span',
+            { class: 'muted' },
+            ` RAT ${ratv} ${filetype}`,
+            why.ratdb_tag ? ` · RATDB tag ${why.ratdb_tag}` : '',
+          ),
+        ),
         choose,
         h('p', { class: verdictClass(why.verdict), dataset: { testid: 'verdict' } }, why.verdict),
         h(
           'div',
           { class: 'grid' },
           sections.map(([k, v]) =>
-            h('section', { class: 'card', dataset: { section: k } }, h('h3', {}, title(k)), render(k, v)),
+            h(
+              'section',
+              { class: wide.has(k) ? 'card wide' : 'card', dataset: { section: k } },
+              h('h3', {}, title(k)),
+              render(k, v),
+            ),
           ),
         ),
       );
