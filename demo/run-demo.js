@@ -160,6 +160,12 @@ function demoSteps(paths) {
       partialOk: true,
     },
     {
+      title: 'Ask why run 300030 has no jobs',
+      why: 'oproc why goes through the decision as the watcher makes it (data-flow, run type, modules, RATDB tables, prerequisites, locks, the watcher, the passes) and ends with the verdict.',
+      id: 'why',
+      args: ['why', config, ratv, 'L2', '300030'],
+    },
+    {
       title: 'Load the missing PMT_DQXX table',
       why: 'The data-quality group produces the table for run 300030.',
       id: 'ratdb load',
@@ -171,6 +177,14 @@ function demoSteps(paths) {
       id: 'watch',
       args: watch,
       partialOk: true,
+    },
+    {
+      title: 'Show how processing stands',
+      why: 'Passes per module and status, the watcher (stale now: a watch --once released its lease), the backlog, the locks and the last submissions.',
+      id: 'status',
+      args: ['status', config, ratv],
+      partialOk: true,
+      exit1: 'exit 1: a watcher is stale, as shown above (cron would alert on it)',
     },
     {
       title: 'Reprocess runs 300001–300004',
@@ -249,7 +263,7 @@ function runStep(step, number, total) {
   const result = runCli(bin, step.args, 'inherit');
   if (result.status === 0) return 'done';
   if (result.status === 1 && step.partialOk) {
-    console.log('\n   (exit 1: some runs were skipped, as listed above)');
+    console.log(`\n   (${step.exit1 ?? 'exit 1: some runs were skipped, as listed above'})`);
     return 'partial';
   }
   const how = result.error

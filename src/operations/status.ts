@@ -204,13 +204,14 @@ async function verdicts(
 ): Promise<BacklogRun[]> {
   if (runs.length === 0) return [];
   try {
-    const reports = await explainRuns(context, { ratv, filetype: watcher.filetype, runs });
-    return reports.map((r) => ({ run: r.run, verdict: r.verdict }));
+    context.processingFor(ratv);
   } catch (error) {
-    // No processing information for the RAT version here, say: the counts still stand.
+    // No processing information for the RAT version here: the counts still stand.
     const message = error instanceof Error ? error.message : String(error);
     return runs.map((run) => ({ run, verdict: `unknown: ${message}` }));
   }
+  const reports = await explainRuns(context, { ratv, filetype: watcher.filetype, runs });
+  return reports.map((r) => ({ run: r.run, verdict: r.verdict }));
 }
 
 async function lastSubmissions(

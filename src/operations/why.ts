@@ -131,7 +131,7 @@ export async function explainRuns(
   const highest = runs[runs.length - 1]!;
   if (lastRun !== null && highest > lastRun + 1) {
     const until = Math.min(highest - 1, lock?.run ?? Number.MAX_SAFE_INTEGER);
-    for await (const d of reader.runs(lastRun + 1, until)) {
+    for await (const d of until > lastRun ? reader.runs(lastRun + 1, until) : []) {
       if (runs.includes(d.run)) continue;
       if (!DataflowReader.isComplete(d, latest)) break;
       if (ahead.length >= aheadLimit) {

@@ -1,0 +1,202 @@
+import { hostname } from 'node:os';
+
+import { expect } from 'chai';
+
+import type { StoredDocument } from '../../src/backends/types.js';
+import { ids, type JobDocument } from '../../src/engine/types.js';
+import type { StatusReport } from '../../src/operations/status.js';
+import { json, runCli } from '../support/cli.js';
+import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+
+const modules = ['Processing', 'Analysis', 'Calibration'];
+const leaseSeconds = 60;
+
+/** Counts per module and status, from the job documents themselves: all passes, and each job's newest of the RAT version. */
+function countPasses(jobs: Iterable<JobDocument>, ratv: string) {
+  const all: Record<string, Record<string, number>> = {};
+  const newest: Record<string, Record<string, number>> = {};
+  const add = (into: typeof all, module: string, status: string) => {
+    into[module] ??= {};
+    into[module][status] = (into[module][status] ?? 0) + 1;
+  };
+  for (const job of jobs) {
+    const passes = job.passes.filter((p) => p.ratv === ratv);
+    for (const p of passes) add(all, job.module, String(p.status));
+    if (passes.length)
+      add(newest, job.module, String(passes.reduce((a, b) => (b.pass > a.pass ? b : a)).status));
+  }
+  return { all, newest };
+}
+
+for (const kind of backendKinds) {
+  describe(`status (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+    this.timeout(180_000);
+    let s: Scenario;
+    const runs = [300000, 300001, 300002, 300003, 300004];
+    const status = (...rest: string[]) => runCli(['status', s.config, ...rest]);
+
+    /** Writes a lease as a watcher elsewhere would: holder, host, heartbeat and expiry. */
+    async function setLease(heartbeatAgoSeconds: number, expiresInSeconds: number): Promise<void> {
+      await s.withDatabases(async (db) => {
+        const id = ids.lease(s.ratv, 'L2');
+        const current = (await db.processing.getMany([id])).get(id);
+        const now = Date.now();
+        const lease: StoredDocument = {
+          ...current,
+          _id: id,
+          type: 'lease',
+          holder: 'shifter@grid-host pid 4242 abc123',
+          host: 'grid-host',
+          pid: 4242,
+          acquired: new Date(now - 3_600_000).toISOString(),
+          heartbeat: new Date(now - heartbeatAgoSeconds * 1000).toISOString(),
+          expires: new Date(now + expiresInSeconds * 1000).toISOString(),
+        };
+        const [result] = await db.processing.bulkWrite([lease]);
+        expect(result?.ok).to.equal(true);
+      });
+    }
+
+    before(async () => {
+      s = await scenario(kind, { watch: { interval_seconds: 1, lease_seconds: leaseSeconds } });
+      // 300002 is a PCA run: the watcher takes it and sets the lock, so 300003 and 300004 are the backlog.
+      await s.addRuns([
+        ...physicsRuns(300000, 300001),
+        { run: 300002, types: ['PCA'] },
+        ...physicsRuns(300003, 300005),
+      ]);
+      const watch = await runCli(['watch', s.config, s.ratv, 'L2', '--start-run', '299999', '--once']);
+      expect(watch.code, watch.stderr).to.equal(0);
+      const again = await runCli([
+        'reprocess',
+        'one-shot',
+        s.config,
+        s.ratv,
+        'L2',
+        '300000',
+        '-N',
+        'Processing',
+      ]);
+      expect(again.code, again.stderr).to.equal(0);
+      // A grid client's statuses: pass 0 of run 300000 failed, run 300001's Analysis completed.
+      await s.withDatabases(async (db) => {
+        const docs = await db.processing.getMany([
+          ids.job(300000, 'Processing'),
+          ids.job(300001, 'Analysis'),
+        ]);
+        const p = docs.get(ids.job(300000, 'Processing')) as JobDocument;
+        p.passes[0]!.status = 'failed';
+        const a = docs.get(ids.job(300001, 'Analysis')) as JobDocument;
+        a.passes[0]!.status = 'completed';
+        const results = await db.processing.bulkWrite([p, a]);
+        expect(results.every((r) => r.ok)).to.equal(true);
+      });
+    });
+    after(() => s.cleanup());
+
+    it('counts passes per module and status as the job documents hold them: newest and all', async () => {
+      const report = json<StatusReport>(await status(s.ratv, '--json'));
+      const jobs = await s.jobs(runs, modules);
+      const expected = countPasses(jobs.values(), s.ratv);
+      expect(report.ratvs).to.have.length(1);
+      expect(report.ratvs[0]!.passes).to.deep.equal(expected);
+      expect(expected.all.Processing).to.deep.equal({ failed: 1, waiting: 2 });
+      expect(expected.newest.Processing).to.deep.equal({ waiting: 2 });
+      expect(report.ratvs[0]!.passes.newest.Analysis).to.deep.equal({ completed: 1, waiting: 1 });
+    });
+
+    it('has the JSON shape the status page reads', async () => {
+      const report = json<StatusReport>(await status('--json'));
+      expect(report).to.have.keys(['generated', 'ratvs', 'locks', 'submissions', 'stale']);
+      expect(report.ratvs.map((r) => r.ratv)).to.deep.equal([s.ratv]);
+      const ratv = report.ratvs[0]!;
+      expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'watchers']);
+      expect(ratv.handled_per_day).to.have.length(28);
+      const today = new Date().toISOString().slice(0, 10);
+      expect(ratv.handled_per_day.at(-1)).to.deep.equal({ day: today, runs: 3, passes: 6 });
+      expect(ratv.handled_per_day.slice(0, -1).every((d) => d.runs === 0 && d.passes === 0)).to.equal(true);
+      const [watcher] = ratv.watchers;
+      expect(watcher).to.include.keys([
+        'filetype',
+        'state',
+        'last_run',
+        'holder',
+        'host',
+        'heartbeat',
+        'heartbeat_age_seconds',
+        'expires',
+        'stale',
+        'newest_complete_run',
+        'backlog',
+        'backlog_runs',
+      ]);
+      expect(watcher).to.include({
+        filetype: 'L2',
+        state: 'watch_9.9.0_L2',
+        last_run: 300002,
+        host: hostname(),
+      });
+      expect(watcher).to.include({ newest_complete_run: 300004, backlog: 2 });
+      expect(watcher!.backlog_runs.map((b) => b.run)).to.deep.equal([300003, 300004]);
+      expect(watcher!.backlog_runs[0]!.verdict).to.match(/^held: PCA calibration lock set at run 300002/);
+    });
+
+    it('lists the locks and the newest submissions', async () => {
+      const report = json<StatusReport>(await status(s.ratv, '--json'));
+      expect(report.locks).to.have.length(1);
+      expect(report.locks[0]).to.include({
+        calibration: 'PCA',
+        run: 300002,
+        locked: true,
+        validto: null,
+        holds: true,
+      });
+      expect(report.submissions.map((x) => x.mode)).to.deep.equal(['one-shot', 'watch']);
+      const [oneShot, watch] = report.submissions;
+      expect(watch).to.include({ ratv: s.ratv, filetype: 'L2', runs: 3, done: 3 });
+      expect(oneShot).to.include({ runs: 1, done: 1 });
+      const stored = await s.docs([`submission_${oneShot!.id}`, `submission_${watch!.id}`]);
+      expect(stored.size).to.equal(2);
+      expect(json<StatusReport>(await status('0.0.1', '--json')).submissions).to.deep.equal([]);
+    });
+
+    it('a watcher whose lease was released is stale: exit 1; a live one: exit 0; an old heartbeat: exit 1', async () => {
+      const released = await status(s.ratv, '--json');
+      expect(released.code).to.equal(1);
+      expect(json<StatusReport>(released).stale).to.equal(true);
+      expect(json<StatusReport>(released).ratvs[0]!.watchers[0]!.stale_reason).to.match(
+        /^lease expired or released/,
+      );
+
+      await setLease(5, leaseSeconds);
+      const live = await status(s.ratv, '--json');
+      expect(live.code, live.stderr).to.equal(0);
+      const watcher = json<StatusReport>(live).ratvs[0]!.watchers[0]!;
+      expect(watcher).to.include({
+        stale: false,
+        holder: 'shifter@grid-host pid 4242 abc123',
+        host: 'grid-host',
+      });
+      expect(watcher.heartbeat_age_seconds).to.be.within(5, 5 + 30);
+
+      await setLease(leaseSeconds * 3, leaseSeconds);
+      const old = await status(s.ratv);
+      expect(old.code).to.equal(1);
+      expect(old.stdout).to.match(
+        /^watcher watch_9\.9\.0_L2 last_run 300002 newest_complete 300004 backlog 2 holder shifter@grid-host .* STALE: last heartbeat 18\d s ago, longer than the lease \(60 s\)$/m,
+      );
+    });
+
+    it('off a terminal prints plain lines a script can grep', async () => {
+      await setLease(1, leaseSeconds);
+      const result = await status(s.ratv);
+      expect(result.code, result.stderr).to.equal(0);
+      const lines = result.stdout.trimEnd().split('\n');
+      expect(lines).to.include(`passes ${s.ratv} newest Processing waiting 2`);
+      expect(lines).to.include(`passes ${s.ratv} all Processing failed 1`);
+      expect(lines.some((l) => /^backlog watch_9\.9\.0_L2 300003 held: PCA/.test(l))).to.equal(true);
+      expect(lines.some((l) => /^lock PCA run 300002 holding validto -/.test(l))).to.equal(true);
+      expect(lines.filter((l) => l.startsWith('submission '))).to.have.length(2);
+    });
+  });
+}
