@@ -3,7 +3,7 @@
  * beside raw bulk writes of the same documents; writes docs/PERFORMANCE.md and docs/performance.svg.
  *
  *   tsx bench/run.ts [--sizes 1000,10000,50000] [--subruns 3] [--no-embedded] [--embedded-runs 10000]
- *                    [--no-watch] [--no-write]
+ *                    [--no-watch] [--no-write] [--serve-jobs 300000 (0: no status page scenario)]
  *   tsx bench/run.ts --from-json RESULTS.json   (the report again from a run's printed results)
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,6 +33,7 @@ import {
   withDatabases,
   type Workload,
 } from './seed.js';
+import { benchServe, writeServeSection } from './serve.js';
 import { watchLatency } from './watch.js';
 
 interface Options {
@@ -42,6 +43,8 @@ interface Options {
   embeddedRuns: number;
   watch: boolean;
   write: boolean;
+  /** Job documents of the status page scenario (bench/serve.ts); 0 skips it. */
+  serveJobs: number;
   /** Re-render the report from results printed by an earlier run, measuring nothing. */
   fromJson?: string;
 }
@@ -55,6 +58,7 @@ function options(): Options {
       'embedded-runs': { type: 'string', default: '10000' },
       'no-watch': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
+      'serve-jobs': { type: 'string', default: '300000' },
       'from-json': { type: 'string' },
     },
   });
@@ -68,6 +72,7 @@ function options(): Options {
     embeddedRuns: Number(values['embedded-runs']),
     watch: !values['no-watch'],
     write: !values['no-write'],
+    serveJobs: Number(values['serve-jobs']),
     fromJson: values['from-json'],
   };
 }
@@ -228,6 +233,12 @@ async function main(): Promise<void> {
   if (opts.write) {
     await writeReport(results);
     log('wrote docs/PERFORMANCE.md and docs/performance.svg');
+  }
+  // After the report: it rewrites PERFORMANCE.md, and the status page's section goes in after.
+  if (opts.serveJobs > 0) {
+    const serve = await benchServe(dir, servers, opts.serveJobs);
+    console.log(JSON.stringify({ serve }, null, 2));
+    if (opts.write) await writeServeSection(serve);
   }
 }
 
