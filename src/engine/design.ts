@@ -61,8 +61,8 @@ export const processingDesign: DesignDocument = {
 }`,
       reduce: '_count',
     },
-    // Passes created per day: [ratv, 'YYYY-MM-DD', run]. group_level=2 counts passes a day, the rows
-    // of group_level=3 are the runs handled that day.
+    // Passes created per day: [ratv, 'YYYY-MM-DD', run]. Read with group_level=3, a row is a run
+    // handled that day and its value the passes it got.
     passes_by_day: {
       map: `function (doc) {
   if (doc.type !== 'job' || typeof doc.run !== 'number' || !Array.isArray(doc.passes)) return;

@@ -118,13 +118,25 @@ export async function readStatus(
   };
 }
 
-/** RAT versions with passes (one reduced row each) or a watcher. */
+/**
+ * RAT versions with passes or a watcher. Found by hopping from one version to the next in the mapped
+ * rows (one row read per version): a reduced read would reduce every row on PouchDB.
+ */
 async function knownRatvs(context: InsightContext): Promise<string[]> {
-  const rows = await context.processing.queryView(processingDesign.name, 'passes_by_status', {
-    groupLevel: 1,
-  });
-  const withPasses = rows.map((r) => (r.key as [string])[0]).filter((k) => typeof k === 'string');
-  return [...new Set([...withPasses, ...(await watchedRatvs(context.processing))])].sort(compareVersions);
+  const found: string[] = [];
+  let startkey: unknown[] | undefined;
+  for (;;) {
+    const [row] = await context.processing.queryView(processingDesign.name, 'passes_by_status', {
+      reduce: false,
+      limit: 1,
+      ...(startkey ? { startkey } : {}),
+    });
+    const ratv = (row?.key as unknown[] | undefined)?.[0];
+    if (typeof ratv !== 'string') break;
+    found.push(ratv);
+    startkey = [ratv, {}];
+  }
+  return [...new Set([...found, ...(await watchedRatvs(context.processing))])].sort(compareVersions);
 }
 
 async function passCounts(context: InsightContext, ratv: string): Promise<RatvStatus['passes']> {
@@ -154,15 +166,18 @@ async function handledPerDay(
   const dayList: string[] = [];
   for (let back = days - 1; back >= 0; back--)
     dayList.push(utcDay(new Date(now.getTime() - back * 86_400_000)));
-  const range = { startkey: [ratv, dayList[0]], endkey: [ratv, dayList[dayList.length - 1], {}] };
-  const view = (groupLevel: number) =>
-    context.processing.queryView(processingDesign.name, 'passes_by_day', { ...range, groupLevel });
-  const [passRows, runRows] = await Promise.all([view(2), view(3)]);
-  const passes = new Map(passRows.map((r) => [(r.key as string[])[1], Number(r.value)]));
+  // One read: a row per (day, run) whose value is that run's passes of the day.
+  const rows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
+    startkey: [ratv, dayList[0]],
+    endkey: [ratv, dayList[dayList.length - 1], {}],
+    groupLevel: 3,
+  });
   const runs = new Map<string, number>();
-  for (const r of runRows) {
+  const passes = new Map<string, number>();
+  for (const r of rows) {
     const day = (r.key as string[])[1]!;
     runs.set(day, (runs.get(day) ?? 0) + 1);
+    passes.set(day, (passes.get(day) ?? 0) + Number(r.value));
   }
   return dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 }));
 }

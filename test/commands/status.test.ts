@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
@@ -8,7 +11,27 @@ import type { StatusReport } from '../../src/operations/status.js';
 import { json, runCli } from '../support/cli.js';
 import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modules = ['Processing', 'Analysis', 'Calibration'];
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), as a shifter would; returns its exit code and text. */
+function onTerminal(args: readonly string[]): Promise<{ code: number; output: string }> {
+  const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+  const command = `stty cols 160 rows 40; ${[process.execPath, path.join(root, 'bin', 'run.js'), ...args].map(quote).join(' ')}`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      'script',
+      ['-qec', command, '/dev/null'],
+      { cwd: root, env: { ...process.env, TERM: 'xterm-256color' } },
+      (error, stdout) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : NaN) : 0;
+        if (Number.isNaN(code)) reject(error instanceof Error ? error : new Error(String(error)));
+        // eslint-disable-next-line no-control-regex -- the colors a terminal gets
+        else resolve({ code, output: stdout.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '') });
+      },
+    );
+  });
+}
 const leaseSeconds = 60;
 
 /** Counts per module and status, from the job documents themselves: all passes, and each job's newest of the RAT version. */
@@ -185,6 +208,46 @@ for (const kind of backendKinds) {
       expect(old.stdout).to.match(
         /^watcher watch_9\.9\.0_L2 last_run 300002 newest_complete 300004 backlog 2 holder shifter@grid-host .* STALE: last heartbeat 18\d s ago, longer than the lease \(60 s\)$/m,
       );
+    });
+
+    it('on a terminal prints tables', async () => {
+      await setLease(1, leaseSeconds);
+      const { code, output } = await onTerminal(['status', s.config, s.ratv]);
+      expect(code, output).to.equal(0);
+      expect(output).to.match(/^RAT 9\.9\.0$/m);
+      expect(output).to.match(/^ {2}MODULE +PASSES +completed +failed +waiting$/m);
+      expect(output).to.match(/^ {2}Processing +all +0 +1 +2$/m);
+      expect(output).to.match(
+        /^ {2}WATCHER +LAST RUN +NEWEST COMPLETE +BACKLOG +HOLDER +HEARTBEAT +HEALTH$/m,
+      );
+      expect(output).to.match(
+        /^ {2}watch_9\.9\.0_L2 +300002 +300004 +2 +shifter@grid-host pid 4242 abc123 +\d+ s +ok$/m,
+      );
+      expect(output).to.match(/^Calibration lock PCA: run 300002, holding later runs/m);
+      expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
+    });
+
+    it('without RATV shows every RAT version with passes, in version order', async () => {
+      await s.withDatabases(async (db) => {
+        const id = ids.job(300000, 'Processing');
+        const job = (await db.processing.getMany([id])).get(id) as JobDocument;
+        const extra = (pass: number, ratv: string) => ({
+          ...job.passes[0]!,
+          pass,
+          ratv,
+          status: 'completed',
+        });
+        job.passes.push(extra(2, '10.0.1'), extra(3, '7.0.8'));
+        const [result] = await db.processing.bulkWrite([job]);
+        expect(result?.ok).to.equal(true);
+      });
+      const report = json<StatusReport>(await status('--json'));
+      expect(report.ratvs.map((r) => r.ratv)).to.deep.equal(['7.0.8', s.ratv, '10.0.1']);
+      expect(report.ratvs[0]!.passes).to.deep.equal({
+        newest: { Processing: { completed: 1 } },
+        all: { Processing: { completed: 1 } },
+      });
+      expect(report.ratvs[0]!.watchers).to.deep.equal([]);
     });
 
     it('off a terminal prints plain lines a script can grep', async () => {
