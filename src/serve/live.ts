@@ -138,16 +138,23 @@ export class Hub<T> {
       this.latest = value;
       for (const listener of this.listeners) listener(value);
     } catch (error) {
-      this.options.onError(redact(error instanceof Error ? error.message : String(error)));
+      // A computation cut short by stopping (its databases closing) is no news.
+      if (!this.closed) this.options.onError(redact(error instanceof Error ? error.message : String(error)));
     }
   }
 
-  /** Stops scheduling; waits for a computation in flight so no database is closed under it. */
-  async close(): Promise<void> {
+  /**
+   * Stops scheduling, and waits (at most `graceMs`) for a computation in flight to end before its
+   * databases are closed; one that takes longer is dropped, its result or failure ignored.
+   */
+  async close(graceMs = 2000): Promise<void> {
     this.closed = true;
     if (this.scheduled) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     this.listeners.clear();
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 }
