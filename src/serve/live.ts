@@ -158,3 +158,57 @@ export class Hub<T> {
     clearTimeout(timer);
   }
 }
+
+interface Cached<T> {
+  value?: T;
+  at: number;
+  stale: boolean;
+  pending?: Promise<T>;
+}
+
+/**
+ * The last value computed per key, valid until a change (or `maxAgeMs`): requests between changes
+ * are answered at once, and requests during a computation share it. A change during a computation
+ * leaves its result stale, so the next request computes again.
+ */
+export class ChangeCache<T> {
+  private readonly entries = new Map<string, Cached<T>>();
+
+  constructor(
+    private readonly compute: (key: string) => Promise<T>,
+    private readonly maxAgeMs: number,
+  ) {}
+
+  invalidate(): void {
+    for (const entry of this.entries.values()) entry.stale = true;
+  }
+
+  get(key: string): Promise<T> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { at: 0, stale: true };
+      this.entries.set(key, entry);
+    }
+    if (entry.pending) return entry.pending;
+    if (entry.value !== undefined && !entry.stale && Date.now() - entry.at < this.maxAgeMs) {
+      return Promise.resolve(entry.value);
+    }
+    const current = entry;
+    current.stale = false;
+    const started = Date.now();
+    current.pending = this.compute(key).then(
+      (value) => {
+        current.value = value;
+        current.at = started;
+        current.pending = undefined;
+        return value;
+      },
+      (error: unknown) => {
+        current.pending = undefined;
+        current.stale = true;
+        throw error;
+      },
+    );
+    return current.pending;
+  }
+}

@@ -20,7 +20,7 @@ import { redact } from '../util/mask.js';
 import type { InsightContext } from '../operations/insight.js';
 import { readStatus, type StatusReport } from '../operations/status.js';
 import { explainRun, type WhyReport } from '../operations/why.js';
-import { followChanges, Hub } from './live.js';
+import { ChangeCache, followChanges, Hub } from './live.js';
 
 const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
 /** Chart libraries, from the installed packages' own builds. */
@@ -48,6 +48,7 @@ export interface StatusServer {
   /** Where it listens, e.g. http://127.0.0.1:8080/ */
   url: string;
   hub: Hub<StatusReport>;
+  cache: ChangeCache<StatusReport>;
   close(): Promise<void>;
 }
 
@@ -75,7 +76,7 @@ function vendorDirs(): string[] {
 /** Builds the app without listening (tests of the endpoints may inject requests). */
 export async function buildApp(
   options: ServeOptions,
-): Promise<{ app: FastifyInstance; hub: Hub<StatusReport> }> {
+): Promise<{ app: FastifyInstance; hub: Hub<StatusReport>; cache: ChangeCache<StatusReport> }> {
   const { context } = options;
   const knownRatvs = new Set(options.ratvs);
   const checkRatv = (ratv: string | undefined): string | undefined => {
@@ -86,7 +87,12 @@ export async function buildApp(
     }
     return ratv;
   };
-  const hub = new Hub<StatusReport>(() => readStatus(context), {
+  // `readStatus` answers each key (a RAT version, or '' for all); kept until the feed says something changed.
+  const cache = new ChangeCache<StatusReport>(
+    (ratv) => readStatus(context, ratv === '' ? {} : { ratv }),
+    options.refreshMs ?? 10_000,
+  );
+  const hub = new Hub<StatusReport>(() => cache.get(''), {
     debounceMs: options.debounceMs ?? 200,
     onError: (message) => options.warn(`status could not be read: ${message}`),
   });
@@ -148,7 +154,10 @@ export async function buildApp(
 
   app.get<{ Querystring: { ratv?: string } }>('/api/status', async (request, reply) => {
     const ratv = request.query.ratv || undefined;
-    const report = await readStatus(context, ratv === undefined ? {} : { ratv });
+    const report =
+      ratv === undefined || knownRatvs.has(ratv)
+        ? await cache.get(ratv ?? '')
+        : await readStatus(context, { ratv });
     // A RAT version with passes or watchers is shown even without processing information (an old one).
     if (ratv !== undefined && !knownRatvs.has(ratv) && isEmpty(report.ratvs[0])) checkRatv(ratv);
     return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(report, null, 2)}\n`);
@@ -215,7 +224,7 @@ export async function buildApp(
     streams.clear();
     await hub.close();
   });
-  return { app, hub };
+  return { app, hub, cache };
 }
 
 /** An unknown run: no data-flow document names it and it has no passes. */
@@ -278,7 +287,7 @@ function submissionView(id: string, doc: Record<string, unknown>, passes: PassRo
 
 /** Starts listening and following the change feeds. A taken port is a usage error (exit 2). */
 export async function startStatusServer(options: ServeOptions): Promise<StatusServer> {
-  const { app, hub } = await buildApp(options);
+  const { app, hub, cache } = await buildApp(options);
   const stop = new AbortController();
   try {
     await app.listen({ host: options.host, port: options.port });
@@ -296,19 +305,28 @@ export async function startStatusServer(options: ServeOptions): Promise<StatusSe
     followChanges(
       store,
       {
-        onChange: () => hub.changed(),
+        onChange: () => {
+          cache.invalidate();
+          hub.changed();
+        },
         onPolling: (reason) =>
           options.warn(`${reason}: the page is refreshed every ${(options.pollMs ?? 2000) / 1000} s`),
       },
       { pollMs: options.pollMs ?? 2000, signal: stop.signal },
     ),
   );
-  const refresh = setInterval(() => hub.changed(0), options.refreshMs ?? 10_000);
+  const refresh = setInterval(() => {
+    cache.invalidate();
+    hub.changed(0);
+  }, options.refreshMs ?? 10_000);
+  // The first page need not wait for the first computation.
+  void cache.get('').catch(() => {});
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${port}/`,
     hub,
+    cache,
     close: () =>
       (closing ??= (async () => {
         clearInterval(refresh);

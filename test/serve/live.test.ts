@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { expect } from 'chai';
 
-import { followChanges, Hub } from '../../src/serve/live.js';
+import { ChangeCache, followChanges, Hub } from '../../src/serve/live.js';
 import { scenario, type Scenario } from '../support/scenario.js';
 
 /** Resolves when `check` holds, polling; fails after `ms` with `what`. */
@@ -76,6 +76,33 @@ describe('status page hub: one computation per burst, shared by all pages', () =
     expect(errors[0]).to.include('http://u:***@127.0.0.1:1/x');
     expect(values).to.deep.equal(['ok']);
     await hub.close();
+  });
+});
+
+describe('status cache: answers between changes from the last computation', () => {
+  it('computes once for requests between changes, shares one in flight, and again after a change', async () => {
+    let computed = 0;
+    let release: () => void = () => {};
+    const cache = new ChangeCache(async (key) => {
+      computed++;
+      if (computed === 4) await new Promise<void>((resolve) => (release = resolve));
+      return `${key}:${computed}`;
+    }, 60_000);
+    expect(await cache.get('')).to.equal(':1');
+    expect(await cache.get('')).to.equal(':1');
+    expect(await cache.get('9.9.0')).to.equal('9.9.0:2');
+    cache.invalidate();
+    const [a, b] = [cache.get(''), cache.get('')];
+    await eventually(() => computed === 3, 'one computation for both requests');
+    expect(await Promise.all([a, b])).to.deep.equal([':3', ':3']);
+    // A change while a computation runs: its result is given, and the next request computes again.
+    cache.invalidate();
+    const during = cache.get('9.9.0');
+    await eventually(() => computed === 4, 'computing');
+    cache.invalidate();
+    release();
+    expect(await during).to.equal('9.9.0:4');
+    expect(await cache.get('9.9.0')).to.equal('9.9.0:5');
   });
 });
 
