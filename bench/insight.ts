@@ -43,14 +43,15 @@ const statuses = [
 const dataflowRuns = 1000;
 const chunk = 2000;
 
-/** Job documents of `count / 2` runs (Processing and Analysis), passes spread over 28 days and statuses; every tenth has a second pass. */
+/** Job documents of `count / 2` runs (Processing and Analysis), passes spread over five years and statuses; every tenth has a second pass. */
 function jobDocuments(count: number, now: Date): StoredDocument[] {
   const docs: StoredDocument[] = [];
   for (let i = 0; docs.length < count; i++) {
     const run = firstRun + i;
     for (const module of ['Processing', 'Analysis']) {
       if (docs.length >= count) break;
-      const created = new Date(now.getTime() - (i % 40) * 86_400_000).toISOString();
+      // Spread over five years, as an experiment's database grows: the last 28 days hold a few percent.
+      const created = new Date(now.getTime() - (i % 1800) * 86_400_000).toISOString();
       const pass = (n: number) => ({
         pass: n,
         ratv,

@@ -113,17 +113,17 @@ export async function explainRuns(
   const reader = readers[filetype];
   const runs = [...new Set(request.runs)].sort((a, b) => a - b);
 
-  const [latest, locks, watchers] = await Promise.all([
+  const [latest, locks, watchers, ...found] = await Promise.all([
     reader.latestRun(),
     readLocks(context.processing),
     readWatchers(context, ratv, filetype),
+    ...fileTypes.map((f) => readers[f].runsOf(runs)),
   ]);
   const lock = holdingLock(locks);
   const watcher = watchers.find((w) => w.state === stateId({ mode: 'watch', ratv, filetype, after: 0 }));
   const lastRun = watcher?.last_run ?? null;
 
-  const data = new Map<FileType, Map<RunNumber, RunData>>();
-  for (const f of fileTypes) data.set(f, await readers[f].runsOf(runs));
+  const data = new Map<FileType, Map<RunNumber, RunData>>(fileTypes.map((f, i) => [f, found[i]!]));
 
   // The runs a watcher would take before the asked ones: from its last run, up to a holding lock.
   const ahead: RunData[] = [];

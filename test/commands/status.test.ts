@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 import type { StoredDocument } from '../../src/backends/types.js';
+import { processingDesign } from '../../src/engine/design.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import type { StatusReport } from '../../src/operations/status.js';
-import { json, runCli } from '../support/cli.js';
+import { json, oneLine, runCli } from '../support/cli.js';
 import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -260,6 +261,23 @@ for (const kind of backendKinds) {
       expect(lines.some((l) => /^backlog watch_9\.9\.0_L2 300003 held: PCA/.test(l))).to.equal(true);
       expect(lines.some((l) => /^lock PCA run 300002 holding validto -/.test(l))).to.equal(true);
       expect(lines.filter((l) => l.startsWith('submission '))).to.have.length(2);
+    });
+
+    it('a processing database set up by an older oproc (without the views) is a config error naming oproc init', async () => {
+      await s.withDatabases(async (db) => {
+        const id = `_design/${processingDesign.name}`;
+        const current = (await db.processing.getMany([id])).get(id)!;
+        const older = { jobs_by_run: processingDesign.views.jobs_by_run };
+        expect((await db.processing.bulkWrite([{ ...current, views: older }]))[0]?.ok).to.equal(true);
+      });
+      const result = await status(s.ratv);
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.match(
+        /has no view oproc\/(passes_by_status|passes_by_day|submissions_by_started): run `oproc init CONFIG`/,
+      );
+      const init = await runCli(['init', s.config]);
+      expect(init.code, init.stderr).to.equal(0);
+      expect((await status(s.ratv, '--json')).code).to.be.oneOf([0, 1]);
     });
   });
 }
