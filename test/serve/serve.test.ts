@@ -35,7 +35,7 @@ async function couchUser(base: string, name: string, password: string): Promise<
   if (!response.ok && response.status !== 409) throw new Error(`creating ${name}: ${await response.text()}`);
 }
 
-describe('oproc serve (pouchdb-server + PostgreSQL, in chromium)', function () {
+describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
   this.timeout(180_000);
   let s: Scenario;
   let serve: RunningServe | undefined;
@@ -56,7 +56,6 @@ describe('oproc serve (pouchdb-server + PostgreSQL, in chromium)', function () {
   };
 
   before(async function () {
-    browserOrSkip(this);
     s = await scenario('servers');
     // The config reaches pouchdb-server as a user with a password, as at the experiment.
     const couch = await couchServer();
@@ -80,18 +79,10 @@ describe('oproc serve (pouchdb-server + PostgreSQL, in chromium)', function () {
     shots = path.join(s.dir, 'screenshots');
     await mkdir(shots, { recursive: true });
     serve = await startServe(s.config);
-    browser = await startBrowser();
-    page = await browser.context.newPage();
-    await page.setViewportSize({ width: 1280, height: 900 });
-    page.on('console', (message: ConsoleMessage) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
   });
 
   after(async function () {
     this.timeout(60_000);
-    await browser?.stop();
     await serve?.stop();
     // To look at the screenshots after the run: OPROC_KEEP_SCREENSHOTS=DIR.
     if (shots && process.env.OPROC_KEEP_SCREENSHOTS)
@@ -184,116 +175,137 @@ describe('oproc serve (pouchdb-server + PostgreSQL, in chromium)', function () {
     expect(serve!.output().stdout + serve!.output().stderr).not.to.include(secret);
   });
 
-  it('shows in the browser the numbers oproc status --json prints, with no console errors', async () => {
-    await page.goto(serve!.url);
-    await page.waitForSelector('body[data-rendered]');
-    const report = await status();
-    const ratv = report.ratvs.find((r) => r.ratv === s.ratv)!;
-    expect(await pageCounts(s.ratv)).to.deep.equal(ratv.passes);
-    const watchers = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
-      rows.map((r) => ({
-        filetype: (r as HTMLElement).dataset.filetype,
-        stale: (r as HTMLElement).dataset.stale,
-      })),
-    );
-    expect(watchers).to.deep.equal(
-      ratv.watchers.map((w) => ({ filetype: w.filetype, stale: String(w.stale) })),
-    );
-    const backlog = await page.$$eval('tr[data-testid="backlog-run"]', (rows) =>
-      rows.map((r) => ({ run: Number((r as HTMLElement).dataset.run), verdict: r.children[1]!.textContent })),
-    );
-    expect(backlog).to.deep.equal(ratv.watchers.flatMap((w) => w.backlog_runs));
-    expect(backlog.map((b) => b.run)).to.deep.equal([300003, 300004, 300005]);
-    const submissions = await page.$$eval('tr[data-testid="submission"]', (rows) =>
-      rows.map((r) => (r as HTMLElement).dataset.id),
-    );
-    expect(submissions).to.deep.equal(report.submissions.map((x) => x.id));
-    // The chart is drawn (Vega-Lite, from the installed package) with one bar per module and status.
-    expect(await page.locator('section.ratv .chart svg .mark-rect path').count()).to.be.greaterThan(0);
-    await page.screenshot({ path: path.join(shots, 'status.png'), fullPage: true });
-    expect((await stat(path.join(shots, 'status.png'))).size).to.be.greaterThan(10_000);
-    expect(consoleErrors).to.deep.equal([]);
-  });
-
-  it('shows a new pass and a status a grid client changed, without reloading', async () => {
-    await page.goto(serve!.url);
-    await page.waitForSelector('body[data-rendered]');
-    await page.waitForSelector('#live[data-state="live"]');
-    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
-    const cell = (scope: string, module: string, status: string) =>
-      `td[data-ratv="${s.ratv}"][data-scope="${scope}"][data-module="${module}"][data-status="${status}"]`;
-    const before = Number(await page.textContent(cell('all', 'Processing', 'waiting')));
-
-    await runCli(['reprocess', 'one-shot', s.config, s.ratv, 'L2', '300001', '--json']);
-    await page.waitForFunction(
-      ([selector, count]) => Number(document.querySelector(selector as string)?.textContent) === count,
-      [cell('all', 'Processing', 'waiting'), before + 1] as const,
-      { timeout: 20_000 },
-    );
-
-    // A grid client picks the newest pass of run 300002's Processing up.
-    await s.withDatabases(async (db) => {
-      const id = 'job_300002_Processing';
-      const job = (await db.processing.getMany([id])).get(id) as unknown as JobDocument;
-      job.passes[job.passes.length - 1]!.status = 'running';
-      const [result] = await db.processing.bulkWrite([job as never]);
-      expect(result!.ok).to.equal(true);
+  describe('in chromium', () => {
+    before(async function () {
+      browserOrSkip(this);
+      browser = await startBrowser();
+      page = await browser.context.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      page.on('console', (message: ConsoleMessage) => {
+        if (message.type() === 'error') consoleErrors.push(message.text());
+      });
+      page.on('pageerror', (error) => consoleErrors.push(error.message));
     });
-    await page.waitForFunction(
-      (selector) => document.querySelector(selector)?.textContent === '1',
-      cell('newest', 'Processing', 'running'),
-      { timeout: 20_000 },
-    );
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).to.equal(
-      true,
-    );
-    const report = await status();
-    expect(await pageCounts(s.ratv)).to.deep.equal(report.ratvs.find((r) => r.ratv === s.ratv)!.passes);
-    await page.screenshot({ path: path.join(shots, 'status-live.png'), fullPage: true });
-    expect(consoleErrors).to.deep.equal([]);
-  });
 
-  it('shows on /runs/RUN the verdict oproc why --json gives', async () => {
-    await page.goto(serve!.url);
-    await page.waitForSelector('body[data-rendered]');
-    await page.click('tr[data-testid="backlog-run"][data-run="300003"] a');
-    await page.waitForSelector('[data-testid="verdict"]');
-    const cli = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300003', '--json']));
-    expect(await page.textContent('[data-testid="verdict"]')).to.equal(cli.verdict);
-    expect(cli.verdict).to.match(/PMT_DQXX/);
-    expect(new URL(page.url()).pathname).to.equal('/runs/300003');
-    await page.screenshot({ path: path.join(shots, 'run-300003.png'), fullPage: true });
-    await page.goto(new URL(`runs/300000?ratv=${s.ratv}&filetype=L2`, serve!.url).href);
-    await page.waitForSelector('[data-testid="verdict"]');
-    const handled = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300000', '--json']));
-    expect(await page.textContent('[data-testid="verdict"]')).to.equal(handled.verdict);
-    expect(await page.locator('[data-section="passes"] tbody tr').count()).to.equal(handled.passes.length);
-    await page.screenshot({ path: path.join(shots, 'run-300000.png'), fullPage: true });
-    expect(consoleErrors).to.deep.equal([]);
-  });
+    after(async function () {
+      this.timeout(60_000);
+      await browser?.stop();
+    });
 
-  it('shows the passes of a submission, linked from the last submissions', async () => {
-    await page.goto(serve!.url);
-    await page.waitForSelector('body[data-rendered]');
-    const report = await status();
-    const newest = report.submissions[0]!;
-    await page.click(`tr[data-testid="submission"][data-id="${newest.id}"] a`);
-    await page.waitForSelector('body[data-rendered]');
-    const passes = await runCli(['passes', s.config, '--submission', newest.id]);
-    const lines = passes.stdout.trim().split('\n').slice(1);
-    expect(await page.locator('tr[data-testid="pass"]').count()).to.equal(lines.length);
-    expect(lines.length).to.be.greaterThan(0);
-    await page.screenshot({ path: path.join(shots, 'submission.png'), fullPage: true });
-    expect(consoleErrors).to.deep.equal([]);
-  });
+    it('shows in the browser the numbers oproc status --json prints, with no console errors', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      const report = await status();
+      const ratv = report.ratvs.find((r) => r.ratv === s.ratv)!;
+      expect(await pageCounts(s.ratv)).to.deep.equal(ratv.passes);
+      const watchers = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
+        rows.map((r) => ({
+          filetype: (r as HTMLElement).dataset.filetype,
+          stale: (r as HTMLElement).dataset.stale,
+        })),
+      );
+      expect(watchers).to.deep.equal(
+        ratv.watchers.map((w) => ({ filetype: w.filetype, stale: String(w.stale) })),
+      );
+      const backlog = await page.$$eval('tr[data-testid="backlog-run"]', (rows) =>
+        rows.map((r) => ({
+          run: Number((r as HTMLElement).dataset.run),
+          verdict: r.children[1]!.textContent,
+        })),
+      );
+      expect(backlog).to.deep.equal(ratv.watchers.flatMap((w) => w.backlog_runs));
+      expect(backlog.map((b) => b.run)).to.deep.equal([300003, 300004, 300005]);
+      const submissions = await page.$$eval('tr[data-testid="submission"]', (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset.id),
+      );
+      expect(submissions).to.deep.equal(report.submissions.map((x) => x.id));
+      // The chart is drawn (Vega-Lite, from the installed package) with one bar per module and status.
+      expect(await page.locator('section.ratv .chart svg .mark-rect path').count()).to.be.greaterThan(0);
+      await page.screenshot({ path: path.join(shots, 'status.png'), fullPage: true });
+      expect((await stat(path.join(shots, 'status.png'))).size).to.be.greaterThan(10_000);
+      expect(consoleErrors).to.deep.equal([]);
+    });
 
-  it('ends cleanly on SIGINT with a page open, exit 0', async () => {
-    await page.goto(serve!.url);
-    await page.waitForSelector('#live[data-state="live"]');
-    const code = await serve!.stop();
-    expect(code).to.equal(0);
-    expect(serve!.output().stderr).to.include('SIGINT: stopping the status page');
-    serve = undefined;
+    it('shows a new pass and a status a grid client changed, without reloading', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      await page.waitForSelector('#live[data-state="live"]');
+      await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+      const cell = (scope: string, module: string, status: string) =>
+        `td[data-ratv="${s.ratv}"][data-scope="${scope}"][data-module="${module}"][data-status="${status}"]`;
+      const before = Number(await page.textContent(cell('all', 'Processing', 'waiting')));
+
+      await runCli(['reprocess', 'one-shot', s.config, s.ratv, 'L2', '300001', '--json']);
+      await page.waitForFunction(
+        ([selector, count]) => Number(document.querySelector(selector as string)?.textContent) === count,
+        [cell('all', 'Processing', 'waiting'), before + 1] as const,
+        { timeout: 20_000 },
+      );
+
+      // A grid client picks the newest pass of run 300002's Processing up.
+      await s.withDatabases(async (db) => {
+        const id = 'job_300002_Processing';
+        const job = (await db.processing.getMany([id])).get(id) as unknown as JobDocument;
+        job.passes[job.passes.length - 1]!.status = 'running';
+        const [result] = await db.processing.bulkWrite([job as never]);
+        expect(result!.ok).to.equal(true);
+      });
+      await page.waitForFunction(
+        (selector) => document.querySelector(selector)?.textContent === '1',
+        cell('newest', 'Processing', 'running'),
+        { timeout: 20_000 },
+      );
+      expect(
+        await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+      ).to.equal(true);
+      const report = await status();
+      expect(await pageCounts(s.ratv)).to.deep.equal(report.ratvs.find((r) => r.ratv === s.ratv)!.passes);
+      await page.screenshot({ path: path.join(shots, 'status-live.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows on /runs/RUN the verdict oproc why --json gives', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      await page.click('tr[data-testid="backlog-run"][data-run="300003"] a');
+      await page.waitForSelector('[data-testid="verdict"]');
+      const cli = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300003', '--json']));
+      expect(await page.textContent('[data-testid="verdict"]')).to.equal(cli.verdict);
+      expect(cli.verdict).to.match(/PMT_DQXX/);
+      expect(new URL(page.url()).pathname).to.equal('/runs/300003');
+      await page.screenshot({ path: path.join(shots, 'run-300003.png'), fullPage: true });
+      await page.goto(new URL(`runs/300000?ratv=${s.ratv}&filetype=L2`, serve!.url).href);
+      await page.waitForSelector('[data-testid="verdict"]');
+      const handled = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300000', '--json']));
+      expect(await page.textContent('[data-testid="verdict"]')).to.equal(handled.verdict);
+      expect(await page.locator('[data-section="passes"] tbody tr').count()).to.equal(handled.passes.length);
+      await page.screenshot({ path: path.join(shots, 'run-300000.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows the passes of a submission, linked from the last submissions', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      const report = await status();
+      const newest = report.submissions[0]!;
+      await page.click(`tr[data-testid="submission"][data-id="${newest.id}"] a`);
+      await page.waitForSelector('body[data-rendered]');
+      const passes = await runCli(['passes', s.config, '--submission', newest.id]);
+      const lines = passes.stdout.trim().split('\n').slice(1);
+      expect(await page.locator('tr[data-testid="pass"]').count()).to.equal(lines.length);
+      expect(lines.length).to.be.greaterThan(0);
+      await page.screenshot({ path: path.join(shots, 'submission.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('ends cleanly on SIGINT with a page open, exit 0', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('#live[data-state="live"]');
+      const code = await serve!.stop();
+      expect(code).to.equal(0);
+      expect(serve!.output().stderr).to.include('SIGINT: stopping the status page');
+      serve = undefined;
+    });
   });
 });
 
