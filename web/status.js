@@ -269,7 +269,7 @@ function alerts(report) {
           { class: 'alert bad' },
           `RAT ${r.ratv} ${w.filetype}: watcher is stale`,
           w.stale_reason ? ` (${w.stale_reason})` : '',
-          ` · last heartbeat ${age(w.heartbeat_age_seconds)}`,
+          w.stale_reason ? '' : ` · last heartbeat ${age(w.heartbeat_age_seconds)}`,
         ),
       );
     }
