@@ -44,7 +44,7 @@ const dataflowRuns = 1000;
 const chunk = 2000;
 
 /** Job documents of `count / 2` runs (Processing and Analysis), passes spread over five years and statuses; every tenth has a second pass. */
-function jobDocuments(count: number, now: Date): StoredDocument[] {
+export function jobDocuments(count: number, now: Date): StoredDocument[] {
   const docs: StoredDocument[] = [];
   for (let i = 0; docs.length < count; i++) {
     const run = firstRun + i;
@@ -80,7 +80,7 @@ function jobDocuments(count: number, now: Date): StoredDocument[] {
   return docs;
 }
 
-function others(now: Date): StoredDocument[] {
+export function others(now: Date): StoredDocument[] {
   const submissions = Array.from({ length: 50 }, (_, i) => ({
     _id: `submission_sub_bench_${String(i).padStart(3, '0')}`,
     type: 'submission',
@@ -156,6 +156,13 @@ async function buildViews(config: string): Promise<number> {
 async function commands(config: string, samples: number) {
   const run = String(firstRun + dataflowRuns / 2 + 10);
   return {
+    // Baselines measured beside them: start-up alone, and a command that opens the same three databases and plans one run.
+    help: await measure('oproc --help', ['--help'], samples),
+    dryRun: await measure(
+      'oproc reprocess one-shot --dry-run',
+      ['reprocess', 'one-shot', config, ratv, 'L2', run, '--dry-run', '--json'],
+      samples,
+    ),
     status: await measure('oproc status RATV', ['status', config, ratv, '--json'], samples),
     statusAll: await measure('oproc status', ['status', config, '--json'], samples),
     why: await measure('oproc why', ['why', config, ratv, 'L2', run, '--json'], samples),
@@ -214,9 +221,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error instanceof Error ? error.stack : error);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanupAll());
+if (process.argv[1]?.endsWith('insight.ts'))
+  main()
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exitCode = 1;
+    })
+    .finally(() => cleanupAll());

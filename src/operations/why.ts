@@ -180,7 +180,7 @@ export async function explainRuns(
     else if (held) stop = `behind run ${plan.run}, held: ${held.reason}`;
   }
 
-  const passes = await Promise.all(runs.map((run) => passesOf(context, run)));
+  const passes = await passesOf(context, runs);
   return runs.map((run, i) => {
     const plan = planOf.get(run)!;
     const found = data.get(filetype)!.get(run);
@@ -269,12 +269,25 @@ function prerequisitesOf(
   });
 }
 
-async function passesOf(context: InsightContext, run: RunNumber): Promise<PassSummary[]> {
-  const prefix = ids.job(run, '');
-  const docs = await context.processing.allDocs({ startkey: prefix, endkey: `${prefix}\ufff0` });
-  const passes: PassSummary[] = [];
+/** The passes of each run, from its job documents: one `_all_docs` range for runs of one width close together. */
+async function passesOf(context: InsightContext, runs: readonly RunNumber[]): Promise<PassSummary[][]> {
+  const first = runs[0]!;
+  const last = runs[runs.length - 1]!;
+  const ranges: [RunNumber, RunNumber][] =
+    last - first < 100 && String(first).length === String(last).length
+      ? [[first, last]]
+      : runs.map((run) => [run, run]);
+  const docs = (
+    await Promise.all(
+      ranges.map(([a, b]) =>
+        context.processing.allDocs({ startkey: ids.job(a, ''), endkey: `${ids.job(b, '')}\ufff0` }),
+      ),
+    )
+  ).flat();
+  const byRun = new Map<RunNumber, PassSummary[]>(runs.map((run) => [run, []]));
   for (const doc of docs) {
-    if (jobProblem(doc) || doc.run !== run) continue;
+    const passes = typeof doc.run === 'number' && !jobProblem(doc) ? byRun.get(doc.run) : undefined;
+    if (!passes) continue;
     const job = doc as JobDocument;
     for (const p of job.passes) {
       const subjobs = Array.isArray(p.subjobs) ? p.subjobs : [];
@@ -292,7 +305,9 @@ async function passesOf(context: InsightContext, run: RunNumber): Promise<PassSu
       });
     }
   }
-  return passes.sort((a, b) => a.module.localeCompare(b.module) || a.pass - b.pass);
+  return runs.map((run) =>
+    byRun.get(run)!.sort((a, b) => a.module.localeCompare(b.module) || a.pass - b.pass),
+  );
 }
 
 /** The verdict, in the order a watch cycle decides: its state, the locks, completeness, the runs before, the plan. */
