@@ -328,14 +328,14 @@ export function serveSection(f: ServeFigures, date: string): string {
     '',
     '## Status page (`oproc serve`) at scale',
     '',
-    `Measured by \`bench/serve.ts\` (part of \`npm run bench\`, or alone with \`npx tsx bench/serve.ts\`) on ${date}, on the machine above, against pouchdb-server and PostgreSQL.`,
+    `Measured by \`bench/serve.ts\` (part of \`npm run bench\`, or alone with \`npx tsx bench/serve.ts\`) on ${date}, on the machine above while other builds and tests ran on it (load average 25–30), against pouchdb-server and PostgreSQL: an upper bound.`,
     '',
     `Workload: ${f.jobs.toLocaleString('en')} job documents (${f.runs.toLocaleString('en')} runs, Processing and Analysis), one pass each (every tenth job two), passes in every status and created over the last 28 days; a watcher with a backlog of ${backlogRuns} complete runs (each with its verdict), a lock, 30 submissions. Seeded by raw \`_bulk_docs\` in ${(f.seedMs / 1000).toFixed(0)} s; the processing views (reduce views for the counts and days) built once in ${(f.viewBuildMs / 1000).toFixed(0)} s, which a database kept up to date never pays at once. Medians of ${f.statusMs.length} requests after one warm-up request.`,
     '',
     '| what | measured | target | |',
     '|---|---:|---|---|',
     `| \`GET /\` (the page) | ${ms(f.pageMs)} | < 1 s | ${verdict(median(f.pageMs), 1000)} |`,
-    `| \`GET /api/status\` between changes (= \`oproc status --json\`, ${(f.statusBytes / 1024).toFixed(0)} KiB, the last computation) | ${ms(f.statusMs)} | < 1 s | ${verdict(median(f.statusMs), 1000)} |`,
+    `| \`GET /api/status\` between changes (= \`oproc status --json\`, ${(f.statusBytes / 1024).toFixed(0)} KiB, the last computation) | ${ms(f.statusMs)} | < 1 s | ${median(f.statusMs) < 1000 && Math.max(...f.statusMs) >= 1000 ? 'met between changes, **not** when it waits for a computation' : verdict(Math.max(...f.statusMs), 1000)} |`,
     ...(f.browserMs
       ? [
           `| page rendered in chromium (HTML, scripts, status, charts) | ${ms(f.browserMs)} | < 1 s | ${verdict(median(f.browserMs), 1000)} |`,
@@ -343,7 +343,9 @@ export function serveSection(f: ServeFigures, date: string): string {
       : []),
     `| a grid client's status change, until a connected page's event stream has it (one status computation, plus 200 ms of debounce) | ${ms(f.liveMs)} | < 2 s | ${verdict(median(f.liveMs), 2000)} |`,
     '',
-    'The status is read from reduce views (counts per RAT version, module and status; passes and runs per day), so its cost grows with the number of modules, statuses and days rather than with the documents; the page holds no document list, only that JSON. A change on the feed waits 200 ms for the rest of its burst, then one status computation is sent to every open page.',
+    'The page itself is static and holds no document list, only the status JSON; `/api/status` is answered from the last computation until the change feed reports a change or 10 s pass, and a request after that waits for one computation, shared with every other request and page (the slow samples above). A change on the feed waits 200 ms for the rest of its burst, then one status computation is sent to every open page.',
+    '',
+    `So the figure that decides is one status computation (\`readStatus\`, the same as \`oproc status\`): here about ${((median(f.liveMs) - 200) / 1000).toFixed(1)} s for ${f.jobs.toLocaleString('en')} job documents on pouchdb-server, on this loaded machine. pouchdb-server keeps no reductions and reduces every mapped row of a grouped read (see the \`oproc status\` section above), so at 300,000 job documents it misses both the 1 s and the 2 s targets there; Apache CouchDB keeps reductions in its view B-tree, where the grouped counts cost by the number of keys, which is what the 300,000-document targets are designed for. The 300,000-document run (\`npx tsx bench/serve.ts\`, the default) was not taken here: building the views of 20,000 job documents already took ${(f.viewBuildMs / 60000).toFixed(0)} minutes under this load.`,
     '',
     markers[1],
   ].join('\n');
