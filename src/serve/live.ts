@@ -161,15 +161,21 @@ export class Hub<T> {
 
 interface Cached<T> {
   value?: T;
+  /** When the computation of `value` started. */
   at: number;
-  stale: boolean;
+  /** Something changed after `value`'s computation started. */
+  valueStale: boolean;
   pending?: Promise<T>;
+  /** Something changed after the pending computation started. */
+  pendingStale: boolean;
 }
 
 /**
- * The last value computed per key, valid until a change (or `maxAgeMs`): requests between changes
- * are answered at once, and requests during a computation share it. A change during a computation
- * leaves its result stale, so the next request computes again.
+ * The last value computed per key, valid until a change: requests between changes are answered at
+ * once, and requests during a computation share it. A value older than `maxAgeMs` (with no change
+ * since) is still given to a request that allows it, while a new one is computed behind it; heartbeat
+ * ages are all that changes meanwhile. After a change, requests wait for a computation that began
+ * after it.
  */
 export class ChangeCache<T> {
   private readonly entries = new Map<string, Cached<T>>();
@@ -180,35 +186,47 @@ export class ChangeCache<T> {
   ) {}
 
   invalidate(): void {
-    for (const entry of this.entries.values()) entry.stale = true;
+    for (const entry of this.entries.values()) {
+      entry.valueStale = true;
+      entry.pendingStale = true;
+    }
   }
 
-  get(key: string): Promise<T> {
+  get(key: string, options: { allowAged?: boolean } = {}): Promise<T> {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { at: 0, stale: true };
+      entry = { at: 0, valueStale: true, pendingStale: true };
       this.entries.set(key, entry);
     }
-    if (entry.pending) return entry.pending;
-    if (entry.value !== undefined && !entry.stale && Date.now() - entry.at < this.maxAgeMs) {
-      return Promise.resolve(entry.value);
+    const unchanged = entry.value !== undefined && !entry.valueStale;
+    if (unchanged && Date.now() - entry.at < this.maxAgeMs) return Promise.resolve(entry.value!);
+    if (unchanged && options.allowAged) {
+      if (!entry.pending) this.start(key, entry).catch(() => {});
+      return Promise.resolve(entry.value!);
     }
-    const current = entry;
-    current.stale = false;
+    if (entry.pending && !entry.pendingStale) return entry.pending;
+    // The computation in flight began before the last change: wait for it, then for one after it.
+    if (entry.pending) return entry.pending.catch(() => undefined).then(() => this.get(key, options));
+    return this.start(key, entry);
+  }
+
+  private start(key: string, entry: Cached<T>): Promise<T> {
+    entry.pendingStale = false;
     const started = Date.now();
-    current.pending = this.compute(key).then(
+    const pending = this.compute(key).then(
       (value) => {
-        current.value = value;
-        current.at = started;
-        current.pending = undefined;
+        entry.value = value;
+        entry.at = started;
+        entry.valueStale = entry.pendingStale;
+        entry.pending = undefined;
         return value;
       },
       (error: unknown) => {
-        current.pending = undefined;
-        current.stale = true;
+        entry.pending = undefined;
         throw error;
       },
     );
-    return current.pending;
+    entry.pending = pending;
+    return pending;
   }
 }

@@ -156,7 +156,7 @@ export async function buildApp(
     const ratv = request.query.ratv || undefined;
     const report =
       ratv === undefined || knownRatvs.has(ratv)
-        ? await cache.get(ratv ?? '')
+        ? await cache.get(ratv ?? '', { allowAged: true })
         : await readStatus(context, { ratv });
     // A RAT version with passes or watchers is shown even without processing information (an old one).
     if (ratv !== undefined && !knownRatvs.has(ratv) && isEmpty(report.ratvs[0])) checkRatv(ratv);
@@ -315,10 +315,8 @@ export async function startStatusServer(options: ServeOptions): Promise<StatusSe
       { pollMs: options.pollMs ?? 2000, signal: stop.signal },
     ),
   );
-  const refresh = setInterval(() => {
-    cache.invalidate();
-    hub.changed(0);
-  }, options.refreshMs ?? 10_000);
+  // Heartbeat ages and staleness change with time alone: open pages get a new status this often.
+  const refresh = setInterval(() => hub.changed(0), options.refreshMs ?? 10_000);
   // The first page need not wait for the first computation.
   void cache.get('').catch(() => {});
 

@@ -106,6 +106,41 @@ describe('status cache: answers between changes from the last computation', () =
   });
 });
 
+describe('status cache: an aged value, with no change since', () => {
+  it('is given at once to a request that allows it while a new one is computed, and waited for otherwise', async () => {
+    let computed = 0;
+    const cache = new ChangeCache(async () => ++computed, 50);
+    expect(await cache.get('')).to.equal(1);
+    await sleep(80);
+    expect(await cache.get('', { allowAged: true })).to.equal(1);
+    await eventually(() => computed === 2, 'computed again behind the answer');
+    expect(await cache.get('', { allowAged: true })).to.equal(2);
+    await sleep(80);
+    expect(await cache.get('')).to.equal(3);
+    // After a change nobody gets the old value, however it is asked.
+    cache.invalidate();
+    expect(await cache.get('', { allowAged: true })).to.equal(4);
+  });
+
+  it('never answers after a change with a computation that began before it', async () => {
+    let computed = 0;
+    let release: () => void = () => {};
+    const cache = new ChangeCache(async () => {
+      computed++;
+      if (computed === 2) await new Promise<void>((resolve) => (release = resolve));
+      return computed;
+    }, 10);
+    expect(await cache.get('')).to.equal(1);
+    await sleep(30);
+    expect(await cache.get('', { allowAged: true })).to.equal(1); // starts computation 2 behind it
+    await eventually(() => computed === 2, 'computation 2 running');
+    cache.invalidate();
+    const after = cache.get('', { allowAged: true });
+    release();
+    expect(await after).to.equal(3);
+  });
+});
+
 describe('status page feed (pouchdb-server)', function () {
   this.timeout(60_000);
   let s: Scenario;
