@@ -28,6 +28,20 @@ export default tseslint.config(
     },
   },
   {
+    // The status page's scripts run in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        EventSource: 'readonly',
+        Node: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
+  {
     files: ['src/engine/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

@@ -6,6 +6,7 @@
  *   tsx bench/run.ts [--sizes 10000,50000,200000] [--pouchdb-sizes 10000,50000] [--servers couchdb,pouchdb-server]
  *                    [--subruns 3] [--no-embedded] [--embedded-runs 10000] [--no-watch] [--no-write]
  *                    [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
+ *                    [--serve-jobs 300000 (0: no status page scenario)]
  *   OPROC_BENCH_SIZES=10000 tsx bench/run.ts          (a quick run: these sizes on every server)
  *   tsx bench/run.ts --from-json RESULTS.json          (the report again from a run's printed results)
  *
@@ -43,6 +44,7 @@ import {
   type BenchDatabases,
   type Workload,
 } from './seed.js';
+import { benchServe, writeServeSection } from './serve.js';
 import { watchLatency } from './watch.js';
 
 export interface Options {
@@ -58,6 +60,8 @@ export interface Options {
   ops: boolean;
   opsJobs: number;
   opsPasses: number;
+  /** Job documents of the status page scenario (bench/serve.ts); 0 skips it. */
+  serveJobs: number;
   /** Re-render the report from results printed by an earlier run, measuring nothing. */
   fromJson?: string;
 }
@@ -83,6 +87,7 @@ function options(): Options {
       'no-ops': { type: 'boolean', default: false },
       'ops-jobs': { type: 'string', default: '300000' },
       'ops-passes': { type: 'string', default: '10000' },
+      'serve-jobs': { type: 'string', default: '300000' },
       'from-json': { type: 'string' },
     },
   });
@@ -99,6 +104,7 @@ function options(): Options {
     ops: !values['no-ops'],
     opsJobs: Number(values['ops-jobs']),
     opsPasses: Number(values['ops-passes']),
+    serveJobs: Number(values['serve-jobs']),
     fromJson: values['from-json'],
   };
 }
@@ -417,6 +423,24 @@ async function main(): Promise<void> {
   if (opts.write) {
     await writeReport(results);
     log('wrote docs/PERFORMANCE.md and docs/performance.svg');
+  }
+  // After the report: it rewrites PERFORMANCE.md, and the status page's section goes in after.
+  if (opts.serveJobs > 0) {
+    log('status page');
+    const serve = await serveScenario(dir, postgres, opts.serveJobs);
+    console.log(JSON.stringify({ serve }, null, 2));
+    if (opts.write) await writeServeSection(serve);
+  }
+}
+
+/** The status page on Apache CouchDB from the kit where it is there (its stored reductions), else pouchdb-server. */
+async function serveScenario(dir: string, postgres: RunningServer, jobs: number) {
+  const couch = apacheCouchMissing() ? await startCouch() : await startApacheCouch();
+  onCleanup("the status page scenario's CouchDB", () => couch.stop());
+  try {
+    return await benchServe(dir, { couch, postgres }, jobs);
+  } finally {
+    await couch.stop();
   }
 }
 

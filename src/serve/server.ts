@@ -1,0 +1,352 @@
+/**
+ * `oproc serve`: a read-only web page of the processing state. Fastify serves the pages (static HTML
+ * that renders the JSON endpoints), the JSON endpoints themselves (what `oproc status --json` and
+ * `oproc why --json` print), a server-sent event stream fed by the change feeds, and the chart library
+ * from the installed package: nothing is loaded from the internet.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+
+import type { DocumentStore } from '../backends/types.js';
+import { fileTypes, type FileType } from '../engine/types.js';
+import { OprocError, usageError } from '../errors.js';
+import { listPasses, type PassRow } from '../operations/passes.js';
+import { redact } from '../util/mask.js';
+import type { InsightContext } from '../operations/insight.js';
+import { readStatus, type StatusReport } from '../operations/status.js';
+import { explainRun, type WhyReport } from '../operations/why.js';
+import { ChangeCache, followChanges, Hub } from './live.js';
+
+const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
+/** Chart libraries, from the installed packages' own builds. */
+const vendorPackages = ['vega', 'vega-lite', 'vega-embed'];
+const pages = { index: 'index.html', run: 'run.html', submission: 'submission.html' } as const;
+/** A submission page lists at most this many passes (the counts cover all of them). */
+export const submissionPassLimit = 2000;
+
+export interface ServeOptions {
+  context: InsightContext;
+  /** The RAT versions that have processing information. */
+  ratvs: readonly string[];
+  host: string;
+  port: number;
+  /** After the first change of a burst, how long to wait for the rest. */
+  debounceMs?: number;
+  /** Where a database has no change feed, how often the page is refreshed. */
+  pollMs?: number;
+  /** Heartbeat ages grow without any change: the status is recomputed at least this often while a page is open. */
+  refreshMs?: number;
+  warn(message: string): void;
+}
+
+export interface StatusServer {
+  /** Where it listens, e.g. http://127.0.0.1:8080/ */
+  url: string;
+  hub: Hub<StatusReport>;
+  cache: ChangeCache<StatusReport>;
+  close(): Promise<void>;
+}
+
+/** An HTTP error with a message a user can act on. */
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function runNumber(text: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) > 2 ** 31 - 1) {
+    throw new HttpError(404, `"${text}" is not a run number`);
+  }
+  return Number(text);
+}
+
+function vendorDirs(): string[] {
+  return vendorPackages.map((name) => path.dirname(fileURLToPath(import.meta.resolve(name))));
+}
+
+/** Builds the app without listening (tests of the endpoints may inject requests). */
+export async function buildApp(
+  options: ServeOptions,
+): Promise<{ app: FastifyInstance; hub: Hub<StatusReport>; cache: ChangeCache<StatusReport> }> {
+  const { context } = options;
+  const knownRatvs = new Set(options.ratvs);
+  const checkRatv = (ratv: string | undefined): string | undefined => {
+    if (ratv === undefined || ratv === '') return undefined;
+    if (!knownRatvs.has(ratv)) {
+      const known = [...knownRatvs].join(', ') || 'none';
+      throw new HttpError(404, `no processing information for RAT version ${ratv} (known: ${known})`);
+    }
+    return ratv;
+  };
+  // `readStatus` answers each key (a RAT version, or '' for all); kept until the feed says something changed.
+  const cache = new ChangeCache<StatusReport>(
+    (ratv) => readStatus(context, ratv === '' ? {} : { ratv }),
+    options.refreshMs ?? 10_000,
+  );
+  const hub = new Hub<StatusReport>(() => cache.get(''), {
+    debounceMs: options.debounceMs ?? 200,
+    onError: (message) => options.warn(`status could not be read: ${message}`),
+  });
+  const html = Object.fromEntries(
+    await Promise.all(
+      Object.entries(pages).map(async ([key, file]) => [
+        key,
+        await readFile(path.join(webDir, file), 'utf8'),
+      ]),
+    ),
+  ) as Record<keyof typeof pages, string>;
+
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const streams = new Set<ServerResponse>();
+
+  // Nothing that leaves the server carries a password, whatever a document or an error says.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    return typeof payload === 'string' ? redact(payload) : payload;
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const status =
+      error instanceof HttpError
+        ? error.statusCode
+        : error instanceof OprocError && error.exitCode === 2
+          ? 400
+          : (error.statusCode ?? 500);
+    void reply.code(status).send({ error: redact(error.message) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `nothing at ${request.url}: see / for the status page` });
+  });
+
+  await app.register(fastifyStatic, { root: webDir, prefix: '/assets/', index: false, wildcard: true });
+  await app.register(fastifyStatic, {
+    root: vendorDirs(),
+    prefix: '/vendor/',
+    decorateReply: false,
+    index: false,
+    allowedPath: (pathName) => pathName.endsWith('.min.js'),
+  });
+
+  const page = (reply: FastifyReply, key: keyof typeof pages) =>
+    reply.type('text/html; charset=utf-8').send(html[key]);
+  app.get('/', (_request, reply) => page(reply, 'index'));
+  app.get<{ Params: { run: string } }>('/runs/:run', (request, reply) => {
+    runNumber(request.params.run);
+    return page(reply, 'run');
+  });
+  app.get('/submissions/:id', (_request, reply) => page(reply, 'submission'));
+
+  app.get('/api/meta', async () => ({
+    ratvs: [...knownRatvs],
+    filetypes: fileTypes,
+    processing: context.processing.description,
+    dataflow: context.dataflow.description,
+    ratdb: context.ratdb.description,
+  }));
+
+  app.get<{ Querystring: { ratv?: string } }>('/api/status', async (request, reply) => {
+    const ratv = request.query.ratv || undefined;
+    const report =
+      ratv === undefined || knownRatvs.has(ratv)
+        ? await cache.get(ratv ?? '', { allowAged: true })
+        : await readStatus(context, { ratv });
+    // A RAT version with passes or watchers is shown even without processing information (an old one).
+    if (ratv !== undefined && !knownRatvs.has(ratv) && isEmpty(report.ratvs[0])) checkRatv(ratv);
+    return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(report, null, 2)}\n`);
+  });
+
+  app.get<{ Params: { run: string }; Querystring: { ratv?: string; filetype?: string; tag?: string } }>(
+    '/api/runs/:run',
+    async (request, reply) => {
+      const run = runNumber(request.params.run);
+      const ratv = checkRatv(request.query.ratv);
+      if (ratv === undefined) {
+        throw new HttpError(400, `ratv is required, e.g. ?ratv=${[...knownRatvs][0] ?? '7.0.8'}&filetype=L2`);
+      }
+      const filetype = (request.query.filetype ?? '').toUpperCase();
+      if (!(fileTypes as readonly string[]).includes(filetype)) {
+        throw new HttpError(400, `filetype must be L1 or L2, not "${request.query.filetype ?? ''}"`);
+      }
+      const why = await explainRun(context, {
+        ratv,
+        filetype: filetype as FileType,
+        run,
+        ratdbTag: request.query.tag || null,
+      });
+      if (isUnknownRun(why))
+        throw new HttpError(404, `run ${run} is not in the data-flow database and has no passes`);
+      return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(why, null, 2)}\n`);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/api/submissions/:id', async (request) => {
+    const id = request.params.id;
+    const doc = (await context.processing.getMany([`submission_${id}`])).get(`submission_${id}`);
+    if (!doc || doc.type !== 'submission') throw new HttpError(404, `no submission ${id}`);
+    const runs = Array.isArray(doc.runs) ? doc.runs.filter((r): r is number => Number.isInteger(r)) : [];
+    const listing = await listPasses(context.processing, { source: { kind: 'runs', runs }, submission: id });
+    return submissionView(id, doc, listing.passes);
+  });
+
+  app.get('/api/events', (request, reply) => {
+    reply.hijack();
+    const stream = reply.raw;
+    stream.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      // nginx buffers proxied responses unless told not to: an event stream must not wait in a buffer.
+      'x-accel-buffering': 'no',
+    });
+    stream.write('retry: 2000\n\n');
+    streams.add(stream);
+    const unsubscribe = hub.subscribe((report) => {
+      stream.write(`event: status\ndata: ${redact(JSON.stringify(report))}\n\n`);
+    });
+    const ping = setInterval(() => stream.write(': ping\n\n'), 15_000);
+    request.raw.on('close', () => {
+      clearInterval(ping);
+      unsubscribe();
+      streams.delete(stream);
+    });
+  });
+
+  app.addHook('onClose', async () => {
+    for (const stream of streams) stream.end();
+    streams.clear();
+    await hub.close();
+  });
+  return { app, hub, cache };
+}
+
+/** An unknown run: no data-flow document names it and it has no passes. */
+function isUnknownRun(why: WhyReport): boolean {
+  return !why.dataflow.known && why.passes.length === 0;
+}
+
+function isEmpty(ratv: StatusReport['ratvs'][number] | undefined): boolean {
+  return !ratv || (Object.keys(ratv.passes.all).length === 0 && ratv.watchers.length === 0);
+}
+
+export interface SubmissionView {
+  id: string;
+  mode: unknown;
+  ratv: unknown;
+  filetype: unknown;
+  runs: number;
+  done: number;
+  started: unknown;
+  finished: unknown;
+  /** Passes per module and status, of all the submission's passes. */
+  counts: Record<string, Record<string, number>>;
+  total_passes: number;
+  /** The first passes, by run, module and pass; `truncated` when there are more. */
+  passes: Pick<PassRow, 'run' | 'module' | 'pass' | 'status' | 'ratv' | 'filetype' | 'created'>[];
+  truncated: boolean;
+}
+
+function submissionView(id: string, doc: Record<string, unknown>, passes: PassRow[]): SubmissionView {
+  const counts: Record<string, Record<string, number>> = {};
+  for (const pass of passes) {
+    const byStatus = (counts[pass.module] ??= {});
+    byStatus[pass.status] = (byStatus[pass.status] ?? 0) + 1;
+  }
+  return {
+    id,
+    mode: doc.mode ?? null,
+    ratv: doc.ratv ?? null,
+    filetype: doc.filetype ?? null,
+    runs: Array.isArray(doc.runs) ? doc.runs.length : 0,
+    done: Array.isArray(doc.done) ? doc.done.length : 0,
+    started: doc.started ?? null,
+    finished: doc.finished ?? null,
+    counts,
+    total_passes: passes.length,
+    passes: passes
+      .slice(0, submissionPassLimit)
+      .map(({ run, module, pass, status, ratv, filetype, created }) => ({
+        run,
+        module,
+        pass,
+        status,
+        ratv,
+        filetype,
+        created,
+      })),
+    truncated: passes.length > submissionPassLimit,
+  };
+}
+
+/** Starts listening and following the change feeds. A taken port is a usage error (exit 2). */
+export async function startStatusServer(options: ServeOptions): Promise<StatusServer> {
+  const { app, hub, cache } = await buildApp(options);
+  const stop = new AbortController();
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, options.host, options.port);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  const stores: DocumentStore[] = [options.context.processing];
+  if (options.context.dataflow !== options.context.processing) stores.push(options.context.dataflow);
+  const followers = stores.map((store) =>
+    followChanges(
+      store,
+      {
+        onChange: () => {
+          cache.invalidate();
+          hub.changed();
+        },
+        onPolling: (reason) =>
+          options.warn(`${reason}: the page is refreshed every ${(options.pollMs ?? 2000) / 1000} s`),
+      },
+      { pollMs: options.pollMs ?? 2000, signal: stop.signal },
+    ),
+  );
+  // Heartbeat ages and staleness change with time alone: open pages get a new status this often.
+  const refresh = setInterval(() => hub.changed(0), options.refreshMs ?? 10_000);
+  // The first page need not wait for the first computation.
+  void cache.get('').catch(() => {});
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${port}/`,
+    hub,
+    cache,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(refresh);
+        stop.abort();
+        await app.close();
+        await Promise.allSettled(followers);
+      })()),
+  };
+}
+
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return usageError(
+      `port ${port} on ${host} is already in use: stop what listens there, or choose another with --port`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return usageError(`--host ${host} is not an address of this machine`);
+  }
+  if (code === 'EACCES') {
+    return usageError(`port ${port} needs privileges on this machine: choose one above 1023 with --port`);
+  }
+  return usageError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+}

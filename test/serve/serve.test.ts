@@ -1,0 +1,346 @@
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+
+import { expect } from 'chai';
+import type { ConsoleMessage, Page } from 'playwright-core';
+
+import type { StatusReport } from '../../src/operations/status.js';
+import type { WhyReport } from '../../src/operations/why.js';
+import type { JobDocument } from '../../src/engine/types.js';
+import { browserOrSkip, startBrowser, type RunningBrowser } from '../support/browser.js';
+import { json, oneLine, runCli } from '../support/cli.js';
+import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import { startServe, type RunningServe } from '../support/serve.js';
+import { couchServer } from '../support/servers.js';
+
+const secret = 'hunter2-not-for-pages';
+
+/** What changes between two reads of the same state: the time of reading, and heartbeat ages. */
+function steady<T>(report: T): T {
+  return JSON.parse(
+    JSON.stringify(report, (key, value: unknown) =>
+      key === 'generated' || key === 'heartbeat_age_seconds' ? typeof value : value,
+    ),
+  ) as T;
+}
+
+/** A user on pouchdb-server, so the config can carry a password in its URL (which must never be shown). */
+async function couchUser(base: string, name: string, password: string): Promise<void> {
+  const response = await fetch(`${base}/_users/org.couchdb.user:${name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, roles: [], type: 'user' }),
+  });
+  if (!response.ok && response.status !== 409) throw new Error(`creating ${name}: ${await response.text()}`);
+}
+
+describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
+  this.timeout(180_000);
+  let s: Scenario;
+  let serve: RunningServe | undefined;
+  let browser: RunningBrowser | undefined;
+  let shots: string;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  const status = async (...ratv: string[]) =>
+    json<StatusReport>(await runCli(['status', s.config, ...ratv, '--json']));
+  const get = async (pathAndQuery: string) => {
+    const response = await fetch(new URL(pathAndQuery, serve!.url));
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      text: await response.text(),
+    };
+  };
+
+  before(async function () {
+    s = await scenario('servers');
+    // The config reaches pouchdb-server as a user with a password, as at the experiment.
+    const couch = await couchServer();
+    await couchUser(couch.url, 'shifter', secret);
+    const site = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, { url?: string }>;
+    for (const role of ['processing', 'dataflow'] as const) {
+      const url = new URL(site[role]!.url!);
+      url.username = 'shifter';
+      url.password = secret;
+      site[role]!.url = url.href.replace(/\/$/, '');
+    }
+    await writeFile(s.config, JSON.stringify(site, null, 2));
+    // 300003 lacks PMT_DQXX: the watcher stops before it, so 300003..300005 are the backlog.
+    await s.addRuns([
+      ...physicsRuns(300000, 300002),
+      { run: 300003, missing: ['PMT_DQXX'] },
+      ...physicsRuns(300004, 300006),
+    ]);
+    await runCli(['watch', s.config, s.ratv, 'L2', '--start-run', '299999', '--once', '--json']);
+    await runCli(['reprocess', 'one-shot', s.config, s.ratv, 'L2', '300000', '--json']);
+    shots = path.join(s.dir, 'screenshots');
+    await mkdir(shots, { recursive: true });
+    serve = await startServe(s.config);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await serve?.stop();
+    // To look at the screenshots after the run: OPROC_KEEP_SCREENSHOTS=DIR.
+    if (shots && process.env.OPROC_KEEP_SCREENSHOTS)
+      await cp(shots, process.env.OPROC_KEEP_SCREENSHOTS, { recursive: true });
+    await s?.cleanup();
+  });
+
+  /** Every pass count the page shows, as the status JSON holds them. */
+  async function pageCounts(ratv: string): Promise<StatusReport['ratvs'][number]['passes']> {
+    const cells = await page.$$eval(`td[data-ratv="${ratv}"][data-scope]`, (tds) =>
+      tds.map((td) => {
+        const { scope, module, status } = (td as HTMLElement).dataset;
+        return { scope, module, status, value: Number(td.textContent) };
+      }),
+    );
+    const counts: StatusReport['ratvs'][number]['passes'] = { newest: {}, all: {} };
+    for (const cell of cells) {
+      if (cell.value === 0) continue;
+      const byModule = (counts[cell.scope as 'newest' | 'all'][cell.module!] ??= {});
+      byModule[cell.status!] = cell.value;
+    }
+    return counts;
+  }
+
+  it('answers /api/status with what oproc status --json prints, for all and for one RAT version', async () => {
+    const all = await get('api/status');
+    expect(all.status).to.equal(200);
+    expect(all.type).to.match(/^application\/json/);
+    expect(steady(JSON.parse(all.text))).to.deep.equal(steady(await status()));
+    const one = await get(`api/status?ratv=${s.ratv}`);
+    expect(steady(JSON.parse(one.text))).to.deep.equal(steady(await status(s.ratv)));
+    const report = JSON.parse(one.text) as StatusReport;
+    expect(report.ratvs[0]!.passes.all.Processing!.waiting).to.equal(4);
+  });
+
+  it('answers /api/runs/RUN with what oproc why --json prints', async () => {
+    for (const run of [300000, 300003]) {
+      const response = await get(`api/runs/${run}?ratv=${s.ratv}&filetype=L2`);
+      expect(response.status).to.equal(200);
+      const cli = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', String(run), '--json']));
+      expect(steady(JSON.parse(response.text))).to.deep.equal(steady(cli));
+    }
+  });
+
+  it('answers 404 for an unknown run, RAT version or path, 400 without ratv or filetype', async () => {
+    const unknownRun = await get(`api/runs/123?ratv=${s.ratv}&filetype=L2`);
+    expect(unknownRun.status).to.equal(404);
+    expect(JSON.parse(unknownRun.text).error).to.match(/run 123 is not in the data-flow database/);
+    const unknownRatv = await get('api/status?ratv=1.2.3');
+    expect(unknownRatv.status).to.equal(404);
+    expect(JSON.parse(unknownRatv.text).error).to.include(`no processing information for RAT version 1.2.3`);
+    expect((await get('api/runs/300000?ratv=1.2.3&filetype=L2')).status).to.equal(404);
+    expect((await get('api/runs/abc?ratv=9.9.0&filetype=L2')).status).to.equal(404);
+    expect((await get('runs/abc')).status).to.equal(404);
+    expect((await get('api/submissions/sub_none')).status).to.equal(404);
+    expect((await get('nothing/here')).status).to.equal(404);
+    const noRatv = await get('api/runs/300000');
+    expect(noRatv.status).to.equal(400);
+    expect(JSON.parse(noRatv.text).error).to.match(/ratv is required/);
+    expect((await get(`api/runs/300000?ratv=${s.ratv}&filetype=L3`)).status).to.equal(400);
+  });
+
+  it('changes nothing: only GET and HEAD are answered', async () => {
+    const response = await fetch(new URL('api/status', serve!.url), { method: 'POST', body: '{}' });
+    expect(response.status).to.equal(404);
+  });
+
+  it('never sends the password of the config, in any page, asset, answer or event', async () => {
+    const report = await status(s.ratv);
+    const paths = [
+      '',
+      'runs/300003',
+      `submissions/${report.submissions[0]!.id}`,
+      'api/meta',
+      'api/status',
+      `api/runs/300003?ratv=${s.ratv}&filetype=L2`,
+      `api/submissions/${report.submissions[0]!.id}`,
+      'assets/status.js',
+      'api/runs/1?ratv=x',
+    ];
+    for (const p of paths) {
+      const response = await get(p);
+      expect(response.text, p).not.to.include(secret);
+    }
+    const meta = JSON.parse((await get('api/meta')).text) as { processing: string };
+    expect(meta.processing).to.include('shifter');
+    const events = await fetch(new URL('api/events', serve!.url));
+    const reader = events.body!.getReader();
+    let text = '';
+    while (!text.includes('event: status')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(text).not.to.include(secret);
+    expect(serve!.output().stdout + serve!.output().stderr).not.to.include(secret);
+  });
+
+  describe('in chromium', () => {
+    before(async function () {
+      browserOrSkip(this);
+      browser = await startBrowser();
+      page = await browser.context.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
+      page.on('console', (message: ConsoleMessage) => {
+        if (message.type() === 'error') consoleErrors.push(message.text());
+      });
+      page.on('pageerror', (error) => consoleErrors.push(error.message));
+    });
+
+    after(async function () {
+      this.timeout(60_000);
+      await browser?.stop();
+    });
+
+    it('shows in the browser the numbers oproc status --json prints, with no console errors', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      const report = await status();
+      const ratv = report.ratvs.find((r) => r.ratv === s.ratv)!;
+      expect(await pageCounts(s.ratv)).to.deep.equal(ratv.passes);
+      const watchers = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
+        rows.map((r) => ({
+          filetype: (r as HTMLElement).dataset.filetype,
+          stale: (r as HTMLElement).dataset.stale,
+        })),
+      );
+      expect(watchers).to.deep.equal(
+        ratv.watchers.map((w) => ({ filetype: w.filetype, stale: String(w.stale) })),
+      );
+      const backlog = await page.$$eval('tr[data-testid="backlog-run"]', (rows) =>
+        rows.map((r) => ({
+          run: Number((r as HTMLElement).dataset.run),
+          verdict: r.children[1]!.textContent,
+        })),
+      );
+      expect(backlog).to.deep.equal(ratv.watchers.flatMap((w) => w.backlog_runs));
+      expect(backlog.map((b) => b.run)).to.deep.equal([300003, 300004, 300005]);
+      const submissions = await page.$$eval('tr[data-testid="submission"]', (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset.id),
+      );
+      expect(submissions).to.deep.equal(report.submissions.map((x) => x.id));
+      // The chart is drawn (Vega-Lite, from the installed package) with one bar per module and status.
+      expect(await page.locator('section.ratv .chart svg .mark-rect path').count()).to.be.greaterThan(0);
+      await page.screenshot({ path: path.join(shots, 'status.png'), fullPage: true });
+      expect((await stat(path.join(shots, 'status.png'))).size).to.be.greaterThan(10_000);
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows a new pass and a status a grid client changed, without reloading', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      await page.waitForSelector('#live[data-state="live"]');
+      await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+      const cell = (scope: string, module: string, status: string) =>
+        `td[data-ratv="${s.ratv}"][data-scope="${scope}"][data-module="${module}"][data-status="${status}"]`;
+      const before = Number(await page.textContent(cell('all', 'Processing', 'waiting')));
+
+      await runCli(['reprocess', 'one-shot', s.config, s.ratv, 'L2', '300001', '--json']);
+      await page.waitForFunction(
+        ([selector, count]) => Number(document.querySelector(selector as string)?.textContent) === count,
+        [cell('all', 'Processing', 'waiting'), before + 1] as const,
+        { timeout: 20_000 },
+      );
+
+      // A grid client picks the newest pass of run 300002's Processing up.
+      await s.withDatabases(async (db) => {
+        const id = 'job_300002_Processing';
+        const job = (await db.processing.getMany([id])).get(id) as unknown as JobDocument;
+        job.passes[job.passes.length - 1]!.status = 'running';
+        const [result] = await db.processing.bulkWrite([job as never]);
+        expect(result!.ok).to.equal(true);
+      });
+      await page.waitForFunction(
+        (selector) => document.querySelector(selector)?.textContent === '1',
+        cell('newest', 'Processing', 'running'),
+        { timeout: 20_000 },
+      );
+      expect(
+        await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+      ).to.equal(true);
+      const report = await status();
+      expect(await pageCounts(s.ratv)).to.deep.equal(report.ratvs.find((r) => r.ratv === s.ratv)!.passes);
+      await page.screenshot({ path: path.join(shots, 'status-live.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows on /runs/RUN the verdict oproc why --json gives', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      await page.click('tr[data-testid="backlog-run"][data-run="300003"] a');
+      await page.waitForSelector('[data-testid="verdict"]');
+      const cli = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300003', '--json']));
+      expect(await page.textContent('[data-testid="verdict"]')).to.equal(cli.verdict);
+      expect(cli.verdict).to.match(/PMT_DQXX/);
+      expect(new URL(page.url()).pathname).to.equal('/runs/300003');
+      await page.screenshot({ path: path.join(shots, 'run-300003.png'), fullPage: true });
+      await page.goto(new URL(`runs/300000?ratv=${s.ratv}&filetype=L2`, serve!.url).href);
+      await page.waitForSelector('[data-testid="verdict"]');
+      const handled = json<WhyReport>(await runCli(['why', s.config, s.ratv, 'L2', '300000', '--json']));
+      expect(await page.textContent('[data-testid="verdict"]')).to.equal(handled.verdict);
+      expect(await page.locator('[data-section="passes"] tbody tr').count()).to.equal(handled.passes.length);
+      await page.screenshot({ path: path.join(shots, 'run-300000.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows the passes of a submission, linked from the last submissions', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      const report = await status();
+      const newest = report.submissions[0]!;
+      await page.click(`tr[data-testid="submission"][data-id="${newest.id}"] a`);
+      await page.waitForSelector('body[data-rendered]');
+      const passes = await runCli(['passes', s.config, '--submission', newest.id]);
+      const lines = passes.stdout.trim().split('\n').slice(1);
+      expect(await page.locator('tr[data-testid="pass"]').count()).to.equal(lines.length);
+      expect(lines.length).to.be.greaterThan(0);
+      await page.screenshot({ path: path.join(shots, 'submission.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('ends cleanly on SIGINT with a page open, exit 0', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('#live[data-state="live"]');
+      const code = await serve!.stop();
+      expect(code).to.equal(0);
+      expect(serve!.output().stderr).to.include('SIGINT: stopping the status page');
+      serve = undefined;
+    });
+  });
+});
+
+describe('oproc serve: bad input', function () {
+  this.timeout(120_000);
+  let s: Scenario;
+  before(async () => {
+    s = await scenario('servers');
+  });
+  after(() => s.cleanup());
+
+  it('exits 2 with a clear message when the port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const result = await runCli(['serve', s.config, '--port', String(port)]);
+      expect(result.code).to.equal(2);
+      expect(oneLine(result.stderr)).to.include(`port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('exits 2 on a bad config, before listening', async () => {
+    const bad = path.join(s.dir, 'bad.json');
+    await writeFile(bad, '{ "processing": {} }');
+    const result = await runCli(['serve', bad, '--port', '0']);
+    expect(result.code).to.equal(2);
+    expect(oneLine(result.stderr)).to.match(/processing\.backend/);
+    const missing = await runCli(['serve', path.join(s.dir, 'none.json'), '--port', '0']);
+    expect(missing.code).to.equal(2);
+    expect(oneLine(missing.stderr)).to.include('no such file');
+  });
+});

@@ -1,0 +1,177 @@
+// Shared by the status page, the run page and the submission page: status colours, DOM helpers,
+// charts and the live connection. Pages render the JSON endpoints; nothing here keeps documents.
+
+/** Each pass status keeps one colour everywhere: charts, tables, chips. Order as the grid tools list them. */
+export const statusColours = {
+  waiting: '#9aa5b1',
+  new: '#7fb3e6',
+  submitted: '#3b7dd8',
+  running: '#f2b134',
+  completed: '#2e9e5b',
+  failed: '#d64541',
+  partFail: '#f07f3c',
+  unsatisfied: '#8e5cc7',
+  canceled: '#5b5f66',
+  deleted: '#d3d6da',
+};
+export const statuses = Object.keys(statusColours);
+
+/** The server's root, relative to this page (the page may sit behind a proxy under any path). */
+export const root = new URL(document.body.dataset.root ?? './', location.href);
+
+export function api(pathAndQuery) {
+  return new URL(pathAndQuery, root).href;
+}
+
+export function link(pathAndQuery) {
+  return new URL(pathAndQuery, root).pathname + new URL(pathAndQuery, root).search;
+}
+
+export async function getJson(pathAndQuery) {
+  const response = await fetch(api(pathAndQuery), { headers: { accept: 'application/json' } });
+  const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
+  if (!response.ok) throw new Error(body.error ?? `${response.status} ${response.statusText}`);
+  return body;
+}
+
+/** `h('td', { class: 'x', dataset: { run: 1 } }, 'text', child)` */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'dataset') Object.assign(element.dataset, value);
+    else if (key === 'class') element.className = value;
+    else if (key === 'style') element.style.cssText = value;
+    else element.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function statusChip(status) {
+  const colour = statusColours[status] ?? '#777';
+  return h('span', { class: 'chip', style: `--chip:${colour}`, dataset: { status } }, status);
+}
+
+export function table(headers, rows, attributes = {}) {
+  return h(
+    'table',
+    attributes,
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((title) => h('th', {}, title)),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
+}
+
+/** 2026-11-30T10:00:01.123Z as "2026-11-30 10:00:01 UTC"; other values as they are. */
+export function when(value) {
+  if (typeof value !== 'string') return value ?? '–';
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(value);
+  return match ? `${match[1]} ${match[2]} UTC` : value;
+}
+
+export function age(seconds) {
+  if (typeof seconds !== 'number') return '–';
+  if (seconds < 120) return `${seconds} s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+const views = new WeakMap();
+
+/** Draws a Vega-Lite spec into `element`, again only when the spec changed (no flicker on live updates). */
+export async function chart(element, spec) {
+  const text = JSON.stringify(spec);
+  const previous = views.get(element);
+  if (previous?.text === text) return;
+  previous?.result.finalize();
+  const result = await window.vegaEmbed(element, spec, { actions: false, renderer: 'svg' });
+  views.set(element, { text, result });
+}
+
+/** The stacked bar of passes per module by status, each status in its colour. */
+export function statusBarSpec(counts, { title } = {}) {
+  const modules = Object.keys(counts);
+  const values = modules.flatMap((module) =>
+    statuses
+      .filter((status) => counts[module][status])
+      .map((status) => ({ module, status, count: counts[module][status], order: statuses.indexOf(status) })),
+  );
+  const present = statuses.filter((s) => values.some((v) => v.status === s));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 'container',
+    height: Math.max(40, modules.length * 32),
+    data: { values },
+    mark: { type: 'bar', tooltip: true },
+    encoding: {
+      y: { field: 'module', type: 'nominal', sort: modules, title: null, axis: { labelFontSize: 13 } },
+      x: {
+        field: 'count',
+        type: 'quantitative',
+        stack: 'zero',
+        title: 'passes',
+        axis: { tickCount: 8, tickMinStep: 1 },
+      },
+      color: {
+        field: 'status',
+        type: 'nominal',
+        title: 'status',
+        scale: { domain: statuses, range: statuses.map((s) => statusColours[s]) },
+        legend: { orient: 'bottom', values: present, direction: 'horizontal', columns: 5 },
+      },
+      order: { field: 'order', type: 'quantitative' },
+      tooltip: [
+        { field: 'module', type: 'nominal' },
+        { field: 'status', type: 'nominal' },
+        { field: 'count', type: 'quantitative' },
+      ],
+    },
+    config: { view: { stroke: null }, font: 'system-ui, sans-serif' },
+  };
+}
+
+/**
+ * Follows the server's event stream: `onStatus` with each new status report. The dot in the header
+ * says whether the page is live.
+ */
+export function live(onStatus) {
+  const dot = document.getElementById('live');
+  const say = (state, text) => {
+    if (!dot) return;
+    dot.dataset.state = state;
+    dot.textContent = text;
+  };
+  const source = new EventSource(api('api/events'));
+  source.addEventListener('open', () => say('live', 'live'));
+  source.addEventListener('error', () => say('down', 'reconnecting…'));
+  source.addEventListener('status', (event) => {
+    say('live', 'live');
+    onStatus(JSON.parse(event.data));
+  });
+  return source;
+}
+
+export function stamp(report) {
+  const element = document.getElementById('updated');
+  if (element) element.textContent = `updated ${when(report.generated ?? new Date().toISOString())}`;
+}
+
+export function showError(message) {
+  const element = document.getElementById('error');
+  if (!element) return;
+  element.hidden = !message;
+  element.textContent = message ?? '';
+}
