@@ -435,10 +435,12 @@ async function main(): Promise<void> {
 
 /** The status page on Apache CouchDB from the kit where it is there (its stored reductions), else pouchdb-server. */
 async function serveScenario(dir: string, postgres: RunningServer, jobs: number) {
-  const couch = apacheCouchMissing() ? await startCouch() : await startApacheCouch();
+  const apache = !apacheCouchMissing();
+  const couch = apache ? await startApacheCouch() : await startCouch();
   onCleanup("the status page scenario's CouchDB", () => couch.stop());
   try {
-    return await benchServe(dir, { couch, postgres }, jobs);
+    const server = apache ? 'Apache CouchDB 3.5.0' : 'pouchdb-server';
+    return await benchServe(dir, { couch, postgres }, jobs, server);
   } finally {
     await couch.stop();
   }
