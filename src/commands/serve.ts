@@ -75,10 +75,10 @@ export default class Serve extends OprocCommand {
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
     this.logToStderr(`${signal}: stopping the status page`);
-    await server.close();
-    // A status computation still in flight keeps database connections busy, and closing them waits for
-    // it; the page changes nothing, so it need not: at most 5 s more, then exit.
+    // Closing waits for what is in flight (a change-feed long-poll, a status computation and its
+    // database connections); the page changes nothing, so it need not wait long: at most 5 s, then exit.
     setTimeout(() => process.exit(0), 5000).unref();
+    await server.close();
     return { url: server.url, stopped_by: signal };
   }
 }

@@ -305,7 +305,7 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       await page.goto(serve!.url);
       await page.waitForSelector('#live[data-state="live"]');
       const code = await serve!.stop();
-      expect(code).to.equal(0);
+      expect(code, serve!.output().stderr).to.equal(0);
       expect(serve!.output().stderr).to.include('SIGINT: stopping the status page');
       serve = undefined;
     });
