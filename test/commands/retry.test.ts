@@ -7,16 +7,14 @@ import { expect } from 'chai';
 import type { PassChangeResult } from '../../src/cli/pass-change-command.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import { notCompleted, passScenario, setStates } from '../support/pass-states.js';
-import { backendKinds, type BackendKind, type Scenario } from '../support/scenario.js';
+import { backendKinds, backendLabel, describeKind, type Scenario } from '../support/scenario.js';
 import { onTerminal } from '../support/terminal.js';
 
-const label = (kind: BackendKind) =>
-  kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL';
 const me = `${userInfo().username}@${hostname()}`;
 const changedKeys = (r: PassChangeResult) => r.changed.map((c) => `${c.run} ${c.module} ${c.pass} ${c.from}`);
 
 for (const kind of backendKinds) {
-  describe(`oproc retry (${label(kind)})`, function () {
+  describeKind(kind, `oproc retry (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;
     const retry = (...rest: string[]) => runCli(['retry', s.config, s.ratv, ...rest]);

@@ -10,7 +10,14 @@ import { processingDesign } from '../../src/engine/design.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import type { StatusReport } from '../../src/operations/status.js';
 import { json, oneLine, runCli } from '../support/cli.js';
-import { backendKinds, physicsRuns, scenario, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  physicsRuns,
+  scenario,
+  type Scenario,
+} from '../support/scenario.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modules = ['Processing', 'Analysis', 'Calibration'];
@@ -53,7 +60,7 @@ function countPasses(jobs: Iterable<JobDocument>, ratv: string) {
 }
 
 for (const kind of backendKinds) {
-  describe(`status (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `status (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;
     const runs = [300000, 300001, 300002, 300003, 300004];

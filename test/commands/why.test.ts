@@ -3,12 +3,20 @@ import { expect } from 'chai';
 import type { WatchSummary } from '../../src/cli/watch-command.js';
 import type { WhyReport } from '../../src/operations/why.js';
 import { json, runCli } from '../support/cli.js';
-import { backendKinds, ratdbTablesFor, scenario, type RunSpec, type Scenario } from '../support/scenario.js';
+import {
+  backendKinds,
+  backendLabel,
+  describeKind,
+  ratdbTablesFor,
+  scenario,
+  type RunSpec,
+  type Scenario,
+} from '../support/scenario.js';
 
 const modules = ['Processing', 'Analysis', 'Calibration'];
 
 for (const kind of backendKinds) {
-  describe(`why (${kind === 'embedded' ? 'PouchDB + PGlite' : 'pouchdb-server + PostgreSQL'})`, function () {
+  describeKind(kind, `why (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;
 
