@@ -43,6 +43,12 @@ const buildPollMs = 5000;
 const viewIdleMs = 120_000;
 /** Default notices of a build a query waits for: the first at once, then at most this often. */
 const noticeEveryMs = 15_000;
+/**
+ * An index update with fewer changes left than this is the routine catching-up of a built view
+ * (the documents written since its last query), not a build: said only once it has lasted
+ * `noticeEveryMs`, so a slow answer on a loaded server does not read as a rebuild.
+ */
+const routineUpdateChanges = 5_000;
 
 /** The suffix of the design document changed views are built under before they replace the live one. */
 export const stagedSuffix = '_staged';
@@ -328,7 +334,8 @@ export class CouchStore implements DocumentStore {
    * One view request. Apache CouchDB answers a view only once its index is up to date, which on a
    * database of millions of documents takes minutes: a request not answered within 2 s is checked
    * against `_active_tasks` (every 5 s), and while the design document's index is being built the
-   * request waits with no time limit and the build's progress is reported. With no build under way,
+   * request waits with no time limit and the build's progress is reported (a routine catching-up of
+   * a few documents only once it has lasted 15 s). With no build under way,
    * no answer within 120 s is a server gone quiet: given up, and retried by the caller.
    */
   private async waitForView(
@@ -360,7 +367,8 @@ export class CouchStore implements DocumentStore {
           }
         } else if (progress) {
           idleSince = Date.now();
-          report(progress);
+          const left = progress.totalChanges - progress.changesDone;
+          if (left >= routineUpdateChanges || Date.now() - started >= noticeEveryMs) report(progress);
         } else if (Date.now() - idleSince > viewIdleMs) {
           giveUp.abort();
           return;
