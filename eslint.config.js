@@ -38,6 +38,7 @@ export default tseslint.config(
         EventSource: 'readonly',
         Node: 'readonly',
         URLSearchParams: 'readonly',
+        sessionStorage: 'readonly',
       },
     },
   },

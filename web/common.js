@@ -1,4 +1,4 @@
-// Shared by the status page, the run page and the submission page: status colours, DOM helpers,
+// Shared by the status page, the run page, the submission page and the outlist page: status colours, DOM helpers,
 // charts and the live connection. Pages render the JSON endpoints; nothing here keeps documents.
 
 /** Each pass status keeps one colour everywhere: charts, tables, chips. Order as the grid tools list them. */
@@ -174,4 +174,52 @@ export function showError(message) {
   if (!element) return;
   element.hidden = !message;
   element.textContent = message ?? '';
+}
+
+/**
+ * The cards of a list of passes (a submission's, an outlist's): the stacked bar of all of them and
+ * the table of the first ones, with `more` said when the list was cut. Pass the same `bars` element
+ * on every refresh: the chart is then drawn again only when its numbers changed.
+ */
+export function passesCards(view, more, bars = h('div', { class: 'chart' })) {
+  const rows = view.passes.map((p) =>
+    h(
+      'tr',
+      { dataset: { testid: 'pass' } },
+      h(
+        'td',
+        { class: 'num' },
+        h(
+          'a',
+          { href: link(`runs/${p.run}?ratv=${encodeURIComponent(p.ratv)}&filetype=${p.filetype}`) },
+          p.run,
+        ),
+      ),
+      h('td', {}, p.module),
+      h('td', { class: 'num' }, p.pass),
+      h('td', {}, statusChip(p.status)),
+      h('td', {}, when(p.created)),
+    ),
+  );
+  const cards = [
+    h(
+      'section',
+      { class: 'card wide' },
+      h('h3', {}, `${view.total_passes} passes by status per module`),
+      bars,
+    ),
+    h(
+      'section',
+      { class: 'card wide' },
+      h('h3', {}, 'Passes'),
+      view.passes.length
+        ? table(['run', 'module', 'pass', 'status', 'created'], rows)
+        : h('p', { class: 'muted' }, 'No passes.'),
+      view.truncated
+        ? h('p', { class: 'small muted' }, `first ${view.passes.length} of ${view.total_passes}: ${more}`)
+        : null,
+    ),
+  ];
+  const drawn = Object.keys(view.counts).length ? chart(bars, statusBarSpec(view.counts)) : Promise.resolve();
+  return { cards, drawn };
 }

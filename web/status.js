@@ -327,7 +327,17 @@ async function render(report) {
           wanted ? `No passes or watchers for RAT ${wanted} yet.` : 'No passes or watchers yet.',
         )
       : null,
-    h('section', { class: 'card submissions' }, h('h3', {}, 'Last submissions'), submissions),
+    h(
+      'section',
+      { class: 'card submissions' },
+      h('h3', {}, 'Last submissions'),
+      submissions,
+      h(
+        'p',
+        { class: 'small' },
+        h('a', { href: link('outlist'), id: 'outlist-link' }, 'Passes of an outlist…'),
+      ),
+    ),
   ].filter(Boolean);
   content.replaceChildren(...children);
   await Promise.all(parts.flatMap((p) => p.drawn));

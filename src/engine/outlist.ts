@@ -18,7 +18,7 @@ export async function appendOutlist(file: string, entries: readonly OutlistEntry
   if (entries.length) await appendFile(file, formatOutlist(entries));
 }
 
-/** Reads an outlist: three fields per line, any whitespace between them; blank lines and `#` comments allowed. */
+/** Reads an outlist file (see `parseOutlist`). */
 export async function readOutlist(file: string): Promise<OutlistEntry[]> {
   let text: string;
   try {
@@ -28,6 +28,14 @@ export async function readOutlist(file: string): Promise<OutlistEntry[]> {
       `cannot read outlist ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     );
   }
+  return parseOutlist(text, file);
+}
+
+/**
+ * An outlist's passes: three fields per line, any whitespace between them; blank lines and `#`
+ * comments allowed. A line of another form is a usage error naming `name` and the line.
+ */
+export function parseOutlist(text: string, name: string): OutlistEntry[] {
   const entries: OutlistEntry[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const content = line.replace(/#.*$/, '').trim();
@@ -36,7 +44,7 @@ export async function readOutlist(file: string): Promise<OutlistEntry[]> {
     const [module, run, pass] = fields;
     if (fields.length !== 3 || !/^\d+$/.test(run!) || !/^\d+$/.test(pass!)) {
       throw usageError(
-        `outlist ${file}, line ${i + 1}: expected MODULE RUN PASS, found "${content.slice(0, 60)}"`,
+        `outlist ${name}, line ${i + 1}: expected MODULE RUN PASS, found "${content.slice(0, 60)}"`,
       );
     }
     entries.push({ module: module!, run: Number(run), pass: Number(pass) });

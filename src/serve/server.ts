@@ -15,7 +15,8 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { DocumentStore } from '../backends/types.js';
 import { fileTypes, type FileType } from '../engine/types.js';
 import { OprocError, usageError } from '../errors.js';
-import { listPasses, type PassRow } from '../operations/passes.js';
+import { parseOutlist } from '../engine/outlist.js';
+import { listPasses, type MissingPass, type PassRow } from '../operations/passes.js';
 import { redact } from '../util/mask.js';
 import type { InsightContext } from '../operations/insight.js';
 import { readStatus, type StatusReport } from '../operations/status.js';
@@ -25,9 +26,20 @@ import { ChangeCache, followChanges, Hub } from './live.js';
 const webDir = fileURLToPath(new URL('../../web/', import.meta.url));
 /** Chart libraries, from the installed packages' own builds. */
 const vendorPackages = ['vega', 'vega-lite', 'vega-embed'];
-const pages = { index: 'index.html', run: 'run.html', submission: 'submission.html' } as const;
-/** A submission page lists at most this many passes (the counts cover all of them). */
+/**
+ * The pages: one HTML shell (web/page.html) each, its script rendering the JSON endpoints. `root` is
+ * the way back to the server's root from the page's path, so the pages work under any proxy prefix.
+ */
+const pages = {
+  index: { title: 'processing status', root: './', script: 'status' },
+  run: { title: 'run', root: '../', script: 'run' },
+  submission: { title: 'submission', root: '../', script: 'submission' },
+  outlist: { title: 'passes of an outlist', root: './', script: 'outlist' },
+} as const;
+/** A submission or outlist page lists at most this many passes (the counts cover all of them). */
 export const submissionPassLimit = 2000;
+/** The largest outlist the page takes: about 700,000 lines. */
+const outlistBytes = 16 * 1024 * 1024;
 
 export interface ServeOptions {
   context: InsightContext;
@@ -96,13 +108,14 @@ export async function buildApp(
     debounceMs: options.debounceMs ?? 200,
     onError: (message) => options.warn(`status could not be read: ${message}`),
   });
+  const shell = await readFile(path.join(webDir, 'page.html'), 'utf8');
   const html = Object.fromEntries(
-    await Promise.all(
-      Object.entries(pages).map(async ([key, file]) => [
-        key,
-        await readFile(path.join(webDir, file), 'utf8'),
-      ]),
-    ),
+    Object.entries(pages).map(([key, fields]) => [
+      key,
+      shell.replace(/\{\{(\w+)\}\}/g, (_match, field: string) =>
+        field === 'page' ? key : fields[field as keyof typeof fields],
+      ),
+    ]),
   ) as Record<keyof typeof pages, string>;
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -143,6 +156,7 @@ export async function buildApp(
     return page(reply, 'run');
   });
   app.get('/submissions/:id', (_request, reply) => page(reply, 'submission'));
+  app.get('/outlist', (_request, reply) => page(reply, 'outlist'));
 
   app.get('/api/meta', async () => ({
     ratvs: [...knownRatvs],
@@ -196,6 +210,30 @@ export async function buildApp(
     return submissionView(id, doc, listing.passes);
   });
 
+  // An outlist's passes, as `oproc passes --exactly` reads them. A POST because an outlist is too long
+  // for a URL; it reads and changes nothing.
+  app.post<{ Body: unknown; Querystring: { name?: string } }>(
+    '/api/outlist',
+    { bodyLimit: outlistBytes },
+    async (request): Promise<OutlistView> => {
+      const name = request.query.name || 'the outlist';
+      if (typeof request.body !== 'string') {
+        throw new HttpError(415, 'send the outlist as text/plain, one MODULE RUN PASS per line');
+      }
+      const entries = parseOutlist(request.body, name);
+      if (entries.length === 0)
+        throw new HttpError(400, `${name} names no passes: one MODULE RUN PASS per line`);
+      const listing = await listPasses(context.processing, { source: { kind: 'exactly', entries } });
+      return {
+        name,
+        lines: entries.length,
+        ...passListView(listing.passes),
+        missing: listing.missing.slice(0, submissionPassLimit),
+        total_missing: listing.missing.length,
+      };
+    },
+  );
+
   app.get('/api/events', (request, reply) => {
     reply.hijack();
     const stream = reply.raw;
@@ -236,7 +274,17 @@ function isEmpty(ratv: StatusReport['ratvs'][number] | undefined): boolean {
   return !ratv || (Object.keys(ratv.passes.all).length === 0 && ratv.watchers.length === 0);
 }
 
-export interface SubmissionView {
+/** Passes as a page shows them: counts of all, the first `submissionPassLimit` listed. */
+export interface PassListView {
+  /** Passes per module and status, of all the passes. */
+  counts: Record<string, Record<string, number>>;
+  total_passes: number;
+  /** The first passes, by run, module and pass; `truncated` when there are more. */
+  passes: Pick<PassRow, 'run' | 'module' | 'pass' | 'status' | 'ratv' | 'filetype' | 'created'>[];
+  truncated: boolean;
+}
+
+export interface SubmissionView extends PassListView {
   id: string;
   mode: unknown;
   ratv: unknown;
@@ -245,29 +293,24 @@ export interface SubmissionView {
   done: number;
   started: unknown;
   finished: unknown;
-  /** Passes per module and status, of all the submission's passes. */
-  counts: Record<string, Record<string, number>>;
-  total_passes: number;
-  /** The first passes, by run, module and pass; `truncated` when there are more. */
-  passes: Pick<PassRow, 'run' | 'module' | 'pass' | 'status' | 'ratv' | 'filetype' | 'created'>[];
-  truncated: boolean;
 }
 
-function submissionView(id: string, doc: Record<string, unknown>, passes: PassRow[]): SubmissionView {
+export interface OutlistView extends PassListView {
+  name: string;
+  /** The outlist's lines that name a pass. */
+  lines: number;
+  /** The first lines whose pass the processing database does not hold, with the reason. */
+  missing: MissingPass[];
+  total_missing: number;
+}
+
+function passListView(passes: PassRow[]): PassListView {
   const counts: Record<string, Record<string, number>> = {};
   for (const pass of passes) {
     const byStatus = (counts[pass.module] ??= {});
     byStatus[pass.status] = (byStatus[pass.status] ?? 0) + 1;
   }
   return {
-    id,
-    mode: doc.mode ?? null,
-    ratv: doc.ratv ?? null,
-    filetype: doc.filetype ?? null,
-    runs: Array.isArray(doc.runs) ? doc.runs.length : 0,
-    done: Array.isArray(doc.done) ? doc.done.length : 0,
-    started: doc.started ?? null,
-    finished: doc.finished ?? null,
     counts,
     total_passes: passes.length,
     passes: passes
@@ -282,6 +325,20 @@ function submissionView(id: string, doc: Record<string, unknown>, passes: PassRo
         created,
       })),
     truncated: passes.length > submissionPassLimit,
+  };
+}
+
+function submissionView(id: string, doc: Record<string, unknown>, passes: PassRow[]): SubmissionView {
+  return {
+    id,
+    mode: doc.mode ?? null,
+    ratv: doc.ratv ?? null,
+    filetype: doc.filetype ?? null,
+    runs: Array.isArray(doc.runs) ? doc.runs.length : 0,
+    done: Array.isArray(doc.done) ? doc.done.length : 0,
+    started: doc.started ?? null,
+    finished: doc.finished ?? null,
+    ...passListView(passes),
   };
 }
 

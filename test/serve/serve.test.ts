@@ -10,6 +10,8 @@ import type { WhyReport } from '../../src/operations/why.js';
 import type { JobDocument } from '../../src/engine/types.js';
 import { browserOrSkip, startBrowser, type RunningBrowser } from '../support/browser.js';
 import { json, oneLine, runCli } from '../support/cli.js';
+import type { PassesResult } from '../../src/commands/passes.js';
+import type { OutlistView } from '../../src/serve/server.js';
 import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
 import { startServe, type RunningServe } from '../support/serve.js';
 import { couchServer } from '../support/servers.js';
@@ -145,9 +147,67 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
     expect((await get(`api/runs/300000?ratv=${s.ratv}&filetype=L3`)).status).to.equal(400);
   });
 
-  it('changes nothing: only GET and HEAD are answered', async () => {
+  /** An outlist naming passes that exist, one twice, and one that does not; written as a file. */
+  async function writeOutlist(): Promise<string> {
+    const file = path.join(s.dir, 'shifter.outlist');
+    await writeFile(
+      file,
+      '# from a reprocess\nProcessing\t300000\t0\nProcessing   300000  1\nAnalysis\t300001\t0\nProcessing 300000 0\nAnalysis\t300000\t9\n',
+    );
+    return file;
+  }
+  const postOutlist = (text: string) =>
+    fetch(new URL('api/outlist?name=shifter.outlist', serve!.url), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: text,
+    });
+
+  it('answers POST /api/outlist with the passes oproc passes --exactly lists, and the lines that name none', async () => {
+    const file = await writeOutlist();
+    const cli = json<PassesResult>(await runCli(['passes', s.config, '--exactly', file, '--json']));
+    const response = await postOutlist(await readFile(file, 'utf8'));
+    expect(response.status).to.equal(200);
+    const view = (await response.json()) as OutlistView;
+    expect(view.lines).to.equal(5);
+    expect(view.total_passes).to.equal(cli.passes.length).and.to.equal(3);
+    expect(view.passes).to.deep.equal(
+      cli.passes.map(({ run, module, pass, status, ratv, filetype, created }) => ({
+        run,
+        module,
+        pass,
+        status,
+        ratv,
+        filetype,
+        created,
+      })),
+    );
+    expect(view.counts).to.deep.equal({ Analysis: { waiting: 1 }, Processing: { waiting: 2 } });
+    expect(view.missing).to.deep.equal(cli.missing);
+    expect(view.missing.map((m) => m.reason)).to.deep.equal(['job_300000_Analysis has passes 0, 1']);
+  });
+
+  it('answers 400 naming the line for an outlist line of another form, and for an empty outlist', async () => {
+    const bad = await postOutlist('Processing\t300000\t1\nProcessing 300000\n');
+    expect(bad.status).to.equal(400);
+    expect(((await bad.json()) as { error: string }).error).to.equal(
+      'outlist shifter.outlist, line 2: expected MODULE RUN PASS, found "Processing 300000"',
+    );
+    const empty = await postOutlist('# nothing\n\n');
+    expect(empty.status).to.equal(400);
+    expect(((await empty.json()) as { error: string }).error).to.match(/names no passes/);
+  });
+
+  it('changes nothing: only GET and HEAD are answered, and the outlist POST only reads', async () => {
+    const sequence = () => s.withDatabases((db) => db.processing.currentSeq());
+    const before = await sequence();
     const response = await fetch(new URL('api/status', serve!.url), { method: 'POST', body: '{}' });
     expect(response.status).to.equal(404);
+    for (const method of ['PUT', 'DELETE', 'PATCH']) {
+      expect((await fetch(new URL('api/outlist', serve!.url), { method })).status, method).to.equal(404);
+    }
+    expect((await postOutlist(await readFile(await writeOutlist(), 'utf8'))).status).to.equal(200);
+    expect(await sequence()).to.equal(before);
   });
 
   it('never sends the password of the config, in any page, asset, answer or event', async () => {
@@ -298,6 +358,37 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       expect(await page.locator('tr[data-testid="pass"]').count()).to.equal(lines.length);
       expect(lines.length).to.be.greaterThan(0);
       await page.screenshot({ path: path.join(shots, 'submission.png'), fullPage: true });
+      expect(consoleErrors).to.deep.equal([]);
+    });
+
+    it('shows the passes of an outlist chosen on the page, linked from the status page', async () => {
+      await page.goto(serve!.url);
+      await page.waitForSelector('body[data-rendered]');
+      await page.click('#outlist-link');
+      await page.waitForSelector('body[data-rendered="empty"]');
+      const file = await writeOutlist();
+      await page.setInputFiles('#outlist-file', file);
+      await page.waitForSelector('[data-testid="outlist-summary"]');
+      const cli = json<PassesResult>(await runCli(['passes', s.config, '--exactly', file, '--json']));
+      expect(await page.textContent('[data-testid="outlist-summary"]')).to.equal(
+        `shifter.outlist: 5 lines, ${cli.passes.length} passes found`,
+      );
+      const shown = await page.$$eval('tr[data-testid="pass"]', (rows) =>
+        rows.map((r) =>
+          [...r.children]
+            .slice(0, 4)
+            .map((td) => td.textContent)
+            .join(' '),
+        ),
+      );
+      expect(shown).to.deep.equal(cli.passes.map((p) => `${p.run} ${p.module} ${p.pass} ${p.status}`));
+      expect(await page.locator('tr[data-testid="missing"]').count()).to.equal(cli.missing.length);
+      expect(await page.locator('.chart svg .mark-rect path').count()).to.be.greaterThan(0);
+      await page.screenshot({ path: path.join(shots, 'outlist.png'), fullPage: true });
+      // Kept for the tab: a reload shows the same passes.
+      await page.reload();
+      await page.waitForSelector('[data-testid="outlist-summary"]');
+      expect(await page.locator('tr[data-testid="pass"]').count()).to.equal(cli.passes.length);
       expect(consoleErrors).to.deep.equal([]);
     });
 
