@@ -120,7 +120,7 @@ async function bulk(db: HttpDatabase, docs: StoredDocument[]): Promise<void> {
 }
 
 /** Job documents by raw `_bulk_docs`; data-flow, RATDB, a watcher with a backlog, locks, submissions through the backends. */
-async function seedServe(
+export async function seedServe(
   config: string,
   processing: HttpDatabase,
   jobs: number,

@@ -166,18 +166,32 @@ async function handledPerDay(
   const dayList: string[] = [];
   for (let back = days - 1; back >= 0; back--)
     dayList.push(utcDay(new Date(now.getTime() - back * 86_400_000)));
-  // One read: a row per (day, run) whose value is that run's passes of the day.
-  const rows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
-    startkey: [ratv, dayList[0]],
-    endkey: [ratv, dayList[dayList.length - 1], {}],
-    groupLevel: 3,
-  });
-  const runs = new Map<string, number>();
+  const first = dayList[0]!;
+  const last = dayList[dayList.length - 1]!;
+  // Passes: one reduced row per day, from the reductions CouchDB keeps, whatever the number of passes.
+  // Runs: the runs done by the submissions started that day, from their summaries (one row per
+  // submission, not per run: a reprocess of 200,000 runs in a day is one row). A run handled by two
+  // submissions of one day counts twice; a submission counts on the day it started.
+  const [passRows, submissionRows] = await Promise.all([
+    context.processing.queryView(processingDesign.name, 'passes_by_day', {
+      startkey: [ratv, first],
+      endkey: [ratv, last, {}],
+      groupLevel: 2,
+    }),
+    context.processing.queryView(processingDesign.name, 'submissions_by_started', {
+      startkey: [ratv, first],
+      endkey: [ratv, {}],
+    }),
+  ]);
   const passes = new Map<string, number>();
-  for (const r of rows) {
+  for (const r of passRows) {
     const day = (r.key as string[])[1]!;
-    runs.set(day, (runs.get(day) ?? 0) + 1);
     passes.set(day, (passes.get(day) ?? 0) + Number(r.value));
+  }
+  const runs = new Map<string, number>();
+  for (const r of submissionRows) {
+    const day = String((r.key as unknown[])[1]).slice(0, 10); // started, an ISO time in UTC
+    runs.set(day, (runs.get(day) ?? 0) + Number((r.value as { done?: number } | null)?.done ?? 0));
   }
   return dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 }));
 }
