@@ -12,6 +12,7 @@ import { isUnprinted, printError, writeMessage } from './cli/messages.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
+import { writeJson } from './util/json-out.js';
 
 /**
  * What every oproc command shares: `--json`, loading CONFIG, opening databases through the
@@ -71,13 +72,14 @@ export abstract class OprocCommand extends Command {
    * The `--json` result as plain JSON, colored only on a terminal. oclif colors by tokenizing the
    * whole text with regular expressions, which for a reprocess of 50,000 runs (100,000 passes)
    * briefly cost more memory than the whole reprocess; scripts and pipes want plain JSON anyway.
+   * It is written in pieces (`writeJson`), never held as one string.
    */
   override logJson(json: unknown): void {
     if (process.stdout.isTTY) {
       super.logJson(json);
       return;
     }
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    writeJson((text) => process.stdout.write(text), json);
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {
