@@ -2,6 +2,7 @@ import type { StoredDocument } from '../backends/types.js';
 import { ExitCode, OprocError, usageError } from '../errors.js';
 import { readResolved } from './conflicts.js';
 import { readAhead } from '../util/read-ahead.js';
+import { collectGarbage } from '../util/memory.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -171,6 +172,9 @@ export function journalInterval(runsInJournal: number): number {
   return Math.max(5000, runsInJournal * 0.1);
 }
 
+/** How often a reprocess collects its garbage between batches (see `collectGarbage`). */
+const collectEveryMs = 3000;
+
 async function run(
   context: EngineContext,
   request: ReprocessRequest,
@@ -181,6 +185,7 @@ async function run(
   const result = emptyResult(request, request.dryRun ? null : submission);
   const options = { ...request, submission, createdBy: context.user, asOf };
   let journalled = performance.now();
+  let collected = performance.now();
 
   for await (const batch of readAhead(preparedBatches(context, request, journal, options))) {
     for (const skip of batch.skips) {
@@ -199,6 +204,10 @@ async function run(
         await writeJournal(context, journal);
         journalled = performance.now();
       }
+    }
+    if (performance.now() - collected >= collectEveryMs) {
+      collectGarbage();
+      collected = performance.now();
     }
     if (stopping) {
       result.interrupted = true;
