@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-
 import { Flags } from '@oclif/core';
 
 import { usageError } from '../errors.js';
 import { readOutlist } from '../engine/outlist.js';
-import { parseRun, parseRunlist } from '../engine/runlist.js';
+import { parseRun, readRunlist } from '../engine/runlist.js';
 import type { PassSource } from '../operations/passes.js';
 
 /** `--x A --x B` or `--x A,B`, trimmed, without empties. */
@@ -42,13 +40,6 @@ export interface RunSelectionFlags {
   exactly?: string;
 }
 
-async function readStdin(): Promise<string> {
-  let text = '';
-  process.stdin.setEncoding('utf8');
-  for await (const chunk of process.stdin) text += chunk as string;
-  return text;
-}
-
 /**
  * Where the passes come from, checked before any database is opened. The four ways exclude each
  * other (checked here rather than with oclif's `exclusive`, whose usage line would show --from and
@@ -71,20 +62,7 @@ export async function passSource(flags: RunSelectionFlags): Promise<PassSource> 
     );
   }
   if (flags.exactly !== undefined) return { kind: 'exactly', entries: await readOutlist(flags.exactly) };
-  if (flags.runlist !== undefined) {
-    const file = flags.runlist;
-    let text: string;
-    try {
-      text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-    } catch (error) {
-      throw usageError(
-        `cannot read runlist ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      );
-    }
-    const runs = parseRunlist(text, file === '-' ? '(stdin)' : file);
-    if (runs.length === 0) throw usageError(`runlist ${file} lists no runs`);
-    return { kind: 'runs', runs };
-  }
+  if (flags.runlist !== undefined) return { kind: 'runs', runs: await readRunlist(flags.runlist) };
   const runs = listOf(flags.run).map((r) => parseRun(r, '--run'));
   if (runs.length) return { kind: 'runs', runs };
   const from = flags.from === undefined ? undefined : parseRun(flags.from, '--from');

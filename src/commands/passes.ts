@@ -1,17 +1,10 @@
-import { Args, Flags, type Interfaces } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 
 import { OprocCommand } from '../base-command.js';
-import { ExitCode, usageError } from '../errors.js';
-import { readOutlist } from '../engine/outlist.js';
-import { parseRun } from '../engine/runlist.js';
+import { listOf, passSource, runSelectionFlags } from '../cli/pass-selection.js';
+import { ExitCode } from '../errors.js';
 import { describeMissing, tableLines, tsvLines } from '../operations/passes-format.js';
-import {
-  listPasses,
-  parseStatuses,
-  type MissingPass,
-  type PassRow,
-  type PassSource,
-} from '../operations/passes.js';
+import { listPasses, parseStatuses, type MissingPass, type PassRow } from '../operations/passes.js';
 import { passStatuses } from '../engine/types.js';
 
 export interface PassesResult {
@@ -22,16 +15,6 @@ export interface PassesResult {
   warnings: { id: string; problem: string }[];
 }
 
-type PassesFlags = Interfaces.InferredFlags<typeof Passes.flags>;
-
-/** `--x A --x B` or `--x A,B`, trimmed, without empties. */
-function listOf(values: readonly string[] | undefined): string[] {
-  return (values ?? [])
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter((v) => v !== '');
-}
-
 export default class Passes extends OprocCommand {
   static override summary = 'List passes in the processing database, filtered by run, module, status, ratv.';
   static override description =
@@ -39,6 +22,7 @@ export default class Passes extends OprocCommand {
     'subjobs done out of all (with their statuses), submission and creation time. On a terminal this is a ' +
     'table; otherwise tab-separated lines under a header, for scripts. Filters combine (a pass must match ' +
     'all); repeatable filters match any of their values.\n\n' +
+    '--runlist FILE takes the runs from a runlist (one per line, # comments; - reads stdin).\n\n' +
     '--exactly OUTLIST lists exactly the passes an outlist names (MODULE RUN PASS per line, any whitespace, ' +
     "# comments), as the experiment's processing_list --exactly does, and names the lines whose pass does " +
     'not exist.\n\n' +
@@ -61,13 +45,7 @@ export default class Passes extends OprocCommand {
   };
 
   static override flags = {
-    run: Flags.string({
-      summary: 'Only this run; repeat per run, or a comma list.',
-      multiple: true,
-      helpValue: 'RUN',
-    }),
-    from: Flags.string({ summary: 'Only runs from this one on (inclusive).', helpValue: 'RUN' }),
-    to: Flags.string({ summary: 'Only runs up to this one (inclusive).', helpValue: 'RUN' }),
+    ...runSelectionFlags,
     module: Flags.string({
       summary: 'Only this module; repeat per module, or a comma list.',
       multiple: true,
@@ -80,16 +58,12 @@ export default class Passes extends OprocCommand {
     }),
     ratv: Flags.string({ summary: 'Only passes of this RAT version.', helpValue: 'RATV' }),
     submission: Flags.string({ summary: 'Only passes created by this submission.', helpValue: 'ID' }),
-    exactly: Flags.string({
-      summary: 'Exactly the passes this outlist names (MODULE RUN PASS per line).',
-      helpValue: 'OUTLIST',
-    }),
   };
 
   async run(): Promise<PassesResult> {
     const { args, flags } = await this.parse(Passes);
     const statuses = parseStatuses(listOf(flags.status));
-    const source = await this.source(flags);
+    const source = await passSource(flags);
     const config = await this.loadConfig(args.config);
     const db = await this.openDatabases(config, { processing: true });
     const modules = listOf(flags.module);
@@ -104,27 +78,6 @@ export default class Passes extends OprocCommand {
     this.reportMissing(listing.missing, flags.exactly);
     if (listing.missing.length) process.exitCode = ExitCode.Partial;
     return listing;
-  }
-
-  /** Where the passes come from, checked before any database is opened. */
-  private async source(flags: PassesFlags): Promise<PassSource> {
-    const range = flags.from !== undefined || flags.to !== undefined;
-    // Checked here rather than with oclif's `exclusive`, whose usage line would show --from and --to as alternatives.
-    if (flags.exactly !== undefined && (range || flags.run?.length)) {
-      throw usageError(
-        '--exactly takes the runs from the outlist: do not combine it with --run, --from or --to',
-      );
-    }
-    if (flags.run?.length && range) throw usageError('--run and --from/--to select runs two ways: use one');
-    if (flags.exactly !== undefined) return { kind: 'exactly', entries: await readOutlist(flags.exactly) };
-    const runs = listOf(flags.run).map((r) => parseRun(r, '--run'));
-    if (runs.length) return { kind: 'runs', runs };
-    const from = flags.from === undefined ? undefined : parseRun(flags.from, '--from');
-    const to = flags.to === undefined ? undefined : parseRun(flags.to, '--to');
-    if (from !== undefined && to !== undefined && from > to) {
-      throw usageError(`--from ${from} is after --to ${to}`);
-    }
-    return { kind: 'range', from, to };
   }
 
   private render(passes: readonly PassRow[], warnings: PassesResult['warnings']): void {

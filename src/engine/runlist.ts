@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+
 import { usageError } from '../errors.js';
 import type { RunNumber } from './types.js';
 
@@ -31,5 +33,27 @@ export function parseRunlist(text: string, source: string): RunNumber[] {
       runs.push(run);
     }
   });
+  return runs;
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk as string;
+  return text;
+}
+
+/** Reads and parses a runlist file (`-`: standard input); an unreadable or empty list is a usage error. */
+export async function readRunlist(file: string): Promise<RunNumber[]> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (error) {
+    throw usageError(
+      `cannot read runlist ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  const runs = parseRunlist(text, file === '-' ? '(stdin)' : file);
+  if (runs.length === 0) throw usageError(`runlist ${file} lists no runs`);
   return runs;
 }

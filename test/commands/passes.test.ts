@@ -140,6 +140,18 @@ for (const kind of backendKinds) {
       expect(oneLine(withBroken.stderr)).to.match(/skipped document job_300001_Broken/);
     });
 
+    it('--runlist selects the runs a runlist file lists, as retry and cancel read it', async () => {
+      const file = path.join(s.dir, 'some.runlist');
+      await writeFile(file, '# two runs\n300005\n300000 # the first\n');
+      const result = await passes('--runlist', file);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(listed(result)).to.deep.equal([
+        '300000 Analysis 0',
+        '300000 Processing 0',
+        '300005 Processing 0',
+      ]);
+    });
+
     it('--module, --ratv and --submission filter, and combine', async () => {
       expect(listed(await passes('--module', 'Analysis', '--to', '300001'))).to.deep.equal([
         '300000 Analysis 0',
@@ -261,7 +273,25 @@ for (const kind of backendKinds) {
         [
           '--exactly with --to',
           async () => ['--exactly', 'runs.exactly', '--to', '300001'],
-          /--exactly takes the runs from the outlist: do not combine it with --run, --from or --to/,
+          /--from\/--to and --exactly select runs two ways: use one.*--exactly takes the runs, modules and passes from the outlist/,
+        ],
+        [
+          '--runlist with --run',
+          async () => {
+            const file = path.join(s.dir, 'runs.txt');
+            await writeFile(file, '300000\n');
+            return ['--runlist', file, '--run', '300001'];
+          },
+          /--run and --runlist select runs two ways: use one/,
+        ],
+        [
+          'an empty --runlist',
+          async () => {
+            const file = path.join(s.dir, 'empty.txt');
+            await writeFile(file, '# none\n');
+            return ['--runlist', file];
+          },
+          /runlist \S*empty\.txt lists no runs/,
         ],
         [
           'a malformed outlist line',

@@ -14,6 +14,7 @@ import type {
   ViewRow,
   WriteResult,
 } from 'oproc';
+import pMap from 'p-map';
 
 import {
   CouchClient,
@@ -43,6 +44,9 @@ const buildPollMs = 5000;
 const viewIdleMs = 120_000;
 /** Default notices of a build a query waits for: the first at once, then at most this often. */
 const noticeEveryMs = 15_000;
+/** Documents per `_bulk_docs` request, and such requests at a time (see `bulkWrite`). */
+const writeChunk = 250;
+const writesInFlight = 4;
 /**
  * An index update with fewer changes left than this is the routine catching-up of a built view
  * (the documents written since its last query), not a build: said only once it has lasted
@@ -262,7 +266,21 @@ export class CouchStore implements DocumentStore {
       .filter((doc): doc is StoredDocument => doc !== undefined);
   }
 
+  /**
+   * Writes in requests of `writeChunk` documents, `writesInFlight` at a time: CouchDB takes
+   * parallel requests much faster than one large one (the benchmark's raw sweep: 20,000 job
+   * documents in 1.3 s as 500 a request with 4 in flight, 5.4 s as one request). `_bulk_docs` is
+   * not atomic across documents anyway: each row says ok or conflict on its own, in either form.
+   */
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
+    if (docs.length <= writeChunk) return this.writeRequest(docs);
+    const chunks: StoredDocument[][] = [];
+    for (let i = 0; i < docs.length; i += writeChunk) chunks.push(docs.slice(i, i + writeChunk));
+    const results = await pMap(chunks, (chunk) => this.writeRequest(chunk), { concurrency: writesInFlight });
+    return results.flat();
+  }
+
+  private async writeRequest(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
     if (docs.length === 0) return [];
     // Retrying is safe: a repeated write of an already written document comes back as a conflict.
     const { body, status } = await this.answer('write documents to', {

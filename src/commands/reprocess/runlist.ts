@@ -1,19 +1,9 @@
-import { readFile } from 'node:fs/promises';
-
 import { Args } from '@oclif/core';
 
 import { ReprocessCommand } from '../../cli/reprocess-command.js';
 import { exitCodesHelp, submissionArgs } from '../../cli/flags.js';
-import { usageError } from '../../errors.js';
 import type { RunSource } from '../../engine/reprocess.js';
-import { parseRunlist } from '../../engine/runlist.js';
-
-async function readStdin(): Promise<string> {
-  let text = '';
-  process.stdin.setEncoding('utf8');
-  for await (const chunk of process.stdin) text += chunk as string;
-  return text;
-}
+import { readRunlist } from '../../engine/runlist.js';
 
 export default class ReprocessRunlist extends ReprocessCommand {
   static override summary = 'Create a new pass for each run listed in FILE, one per line (the original -L).';
@@ -30,17 +20,7 @@ export default class ReprocessRunlist extends ReprocessCommand {
   protected readonly mode = 'runlist';
 
   protected async source(args: Record<string, unknown>): Promise<RunSource> {
-    const file = String(args.file);
-    let text: string;
-    try {
-      text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-    } catch (error) {
-      throw usageError(
-        `cannot read runlist ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      );
-    }
-    const runs = parseRunlist(text, file === '-' ? '(stdin)' : file);
-    if (runs.length === 0) throw usageError(`runlist ${file} lists no runs`);
+    const runs = await readRunlist(String(args.file));
     return { kind: 'list', runs };
   }
 }
