@@ -7,7 +7,7 @@ import type { ReleaseResult } from '../../src/commands/locks/release.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   physicsRuns,
@@ -20,7 +20,7 @@ const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g
 
 const lockId = ids.calibrationLock('PCA');
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `oproc locks (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;

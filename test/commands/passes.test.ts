@@ -10,7 +10,7 @@ import { listPasses, type PassSelection } from '../../src/operations/passes.js';
 import type { DocumentStore } from '../../src/backends/types.js';
 import { json, runCli, type CliResult } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   physicsRuns,
@@ -33,7 +33,7 @@ function listed(result: CliResult): string[] {
 /** Stderr as one line: oclif wraps long messages. */
 const oneLine = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `oproc passes (${label(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;

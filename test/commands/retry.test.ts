@@ -7,13 +7,13 @@ import { expect } from 'chai';
 import type { PassChangeResult } from '../../src/cli/pass-change-command.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import { notCompleted, passScenario, setStates } from '../support/pass-states.js';
-import { backendKinds, backendLabel, describeKind, type Scenario } from '../support/scenario.js';
+import { commandKinds, backendLabel, describeKind, type Scenario } from '../support/scenario.js';
 import { onTerminal } from '../support/terminal.js';
 
 const me = `${userInfo().username}@${hostname()}`;
 const changedKeys = (r: PassChangeResult) => r.changed.map((c) => `${c.run} ${c.module} ${c.pass} ${c.from}`);
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `oproc retry (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;

@@ -11,7 +11,7 @@ import { ids, type JobDocument } from '../../src/engine/types.js';
 import type { StatusReport } from '../../src/operations/status.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   physicsRuns,
@@ -59,7 +59,7 @@ function countPasses(jobs: Iterable<JobDocument>, ratv: string) {
   return { all, newest };
 }
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `status (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;

@@ -86,6 +86,7 @@ for (const size of sizes()) {
       await send(df, 'DELETE', `${live}?rev=${rev}`);
       await send(df, 'POST', '/_view_cleanup', {});
       const seeded = await seedDataflowRuns(df, first, size.runs);
+      documents = seeded.documents;
       console.log(
         `      seeded ${seeded.documents.toLocaleString('en')} documents in ${(seeded.ms / 1000).toFixed(1)} s`,
       );
@@ -95,8 +96,19 @@ for (const size of sizes()) {
     afterEach(killLeftovers);
     after(() => s?.cleanup());
 
+    /** A figure for docs/PERFORMANCE.md, printed under the test. */
+    const figure = (text: string) => console.log(`      figures: ${text}`);
+    const rate = (ms: number) =>
+      `${Math.round((documents * 1000) / ms).toLocaleString('en')} documents a second`;
+    let documents = 0;
+
     it('oproc init builds the views and shows their progress as plain lines off a terminal', async () => {
+      const started = performance.now();
       const result = await runCli(['init', s.config]);
+      const ms = performance.now() - started;
+      figure(
+        `oproc init built the data-flow views of ${documents.toLocaleString('en')} documents in ${(ms / 1000).toFixed(1)} s (${rate(ms)}), ${result.stderr.split('\n').filter((l) => progressLine.test(l)).length} progress lines`,
+      );
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.include('views of _design/oproc_dataflow: created and built');
       expect(result.stderr).to.match(progressLine);
@@ -112,7 +124,12 @@ for (const size of sizes()) {
         views: older.views,
       });
       await send(df, 'GET', `${live}/_view/by_run?limit=1`);
+      const started = performance.now();
       const result = await runCli(['init', s.config]);
+      const ms = performance.now() - started;
+      figure(
+        `the changed design built under the staged name and switched in ${(ms / 1000).toFixed(1)} s (${rate(ms)})`,
+      );
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.include(
         'views of _design/oproc_dataflow: changed; built under _design/oproc_dataflow_staged while the old ones answered, then switched',
@@ -134,6 +151,7 @@ for (const size of sizes()) {
       const newer = olderDesign(dataflowDesign, 'a newer oproc');
       const readings: ViewBuildProgress[] = [];
       let building = true;
+      const buildStarted = performance.now();
       const upgrade = s
         .withDatabases((db) => db.dataflow.ensureDesign(newer, { onProgress: (p) => readings.push(p) }))
         .finally(() => (building = false));
@@ -149,6 +167,9 @@ for (const size of sizes()) {
         return false;
       })();
       expect(await upgrade).to.equal('switched');
+      figure(
+        `a newer design built and switched in ${((performance.now() - buildStarted) / 1000).toFixed(1)} s while the watcher ran; the run registered during the build got its jobs ${handledDuringBuild ? 'before' : 'only after'} the switch`,
+      );
       expect(handledDuringBuild, 'run after the last got its jobs while the new views were built').to.equal(
         true,
       );
@@ -167,6 +188,7 @@ for (const size of sizes()) {
       expect(started.code, started.stderr).to.equal(0);
       expect(started.stdout).to.include('views of _design/oproc_dataflow: created, build started');
       expect(await indexers(df, '_design/oproc_dataflow')).not.to.deep.equal([]);
+      const waitStarted = performance.now();
       const watcher = await runCli([
         'watch',
         s.config,
@@ -177,6 +199,9 @@ for (const size of sizes()) {
         String(last + 1),
       ]);
       expect(watcher.code, watcher.stderr).to.equal(0);
+      figure(
+        `watch --once met the build started by init --no-wait and ended ${((performance.now() - waitStarted) / 1000).toFixed(1)} s later, after ${watcher.stderr.split('\n').filter((l) => l.includes('are being built')).length} progress lines`,
+      );
       expect(watcher.stderr).to.match(
         /views of _design\/oproc_dataflow are being built: \d+% \([\d,]+ of [\d,]+ changes\); view oproc_dataflow\/\w+ answers when it is built, waiting/,
       );

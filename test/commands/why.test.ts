@@ -4,7 +4,7 @@ import type { WatchSummary } from '../../src/cli/watch-command.js';
 import type { WhyReport } from '../../src/operations/why.js';
 import { json, runCli } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   ratdbTablesFor,
@@ -15,7 +15,7 @@ import {
 
 const modules = ['Processing', 'Analysis', 'Calibration'];
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `why (${backendLabel(kind)})`, function () {
     this.timeout(180_000);
     let s: Scenario;
