@@ -1,14 +1,21 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { expect } from 'chai';
 
 import type { StoredDocument } from '../src/backends/types.js';
+import type { StatusReport } from '../src/operations/status.js';
+import type { WhyReport } from '../src/operations/why.js';
 import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
+import { browserOrSkip, pageCounts, startBrowser } from './support/browser.js';
+import { json, runCli } from './support/cli.js';
 import { backendContext, tempDir } from './support/context.js';
+import { startServe } from './support/serve.js';
 
 const root = path.resolve(import.meta.dirname, '..');
+/** The run the demo leaves waiting: its files are registered, with no later run and no run_end. */
+const heldRun = 300035;
 
 /** The commands this build has (the demo skips steps whose command is not built yet). */
 async function builtCommands(): Promise<Set<string>> {
@@ -122,6 +129,68 @@ describe('npm run demo', function () {
     expect(passNumbers(docs.get('job_300005_Analysis'))).to.deep.equal([0]);
     expect(passNumbers(docs.get('job_300012_Processing'))).to.deep.equal([0]);
     expect(docs.has('job_300035_Processing')).to.equal(false);
+  });
+
+  /**
+   * The status page on the demo's databases, in chromium: what `oproc status` and `oproc why` say
+   * of them (read first: embedded databases belong to one process at a time). Its screenshots are
+   * the README's: OPROC_UPDATE_SCREENSHOTS=1 (`npm run screenshot`) copies them into docs/.
+   */
+  it("the status page shows the demo's passes, watcher, locks and held run, as status and why say", async function () {
+    browserOrSkip(this);
+    expect(result.code, result.output).to.equal(0);
+    const config = path.join(dir, 'site.json');
+    const status = json<StatusReport>(await runCli(['status', config, '7.0.8', '--json']));
+    const held = json<WhyReport>(await runCli(['why', config, '7.0.8', 'L2', String(heldRun), '--json']));
+    expect(held.verdict).to.match(/not complete|no later run/);
+    const serve = await startServe(config);
+    const browser = await startBrowser().catch(async (error: unknown) => {
+      await serve.stop();
+      throw error;
+    });
+    try {
+      const page = await browser.context.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(new URL('?ratv=7.0.8', serve.url).href);
+      await page.waitForSelector('body[data-rendered]');
+      await page.waitForSelector('#live[data-state="live"]');
+      const [ratv] = status.ratvs;
+      expect(await pageCounts(page, '7.0.8')).to.deep.equal(ratv!.passes);
+      expect(Object.keys(ratv!.passes.all)).to.include.members(['Processing', 'Analysis']);
+      const watchers = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset.filetype),
+      );
+      expect(watchers).to.deep.equal(ratv!.watchers.map((w) => w.filetype));
+      const locks = await page.$$eval('tr[data-testid="lock"]', (rows) =>
+        rows.map((r) => ({
+          calibration: (r as HTMLElement).dataset.calibration,
+          holds: (r as HTMLElement).dataset.holds,
+        })),
+      );
+      expect(locks).to.deep.equal(
+        status.locks.map((l) => ({ calibration: l.calibration, holds: String(l.holds) })),
+      );
+      expect(locks.map((l) => l.calibration)).to.deep.equal(['PCA', 'ECA']);
+      const shots = path.join(dir, 'screenshots');
+      await mkdir(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'status-page.png'), fullPage: true });
+      await page.goto(new URL(`runs/${heldRun}?ratv=7.0.8&filetype=L2`, serve.url).href);
+      await page.waitForSelector('[data-testid="verdict"]');
+      expect(await page.textContent('[data-testid="verdict"]')).to.equal(held.verdict);
+      await page.screenshot({ path: path.join(shots, 'status-run.png'), fullPage: true });
+      expect(errors).to.deep.equal([]);
+      for (const name of ['status-page.png', 'status-run.png']) {
+        expect((await stat(path.join(shots, name))).size).to.be.greaterThan(10_000);
+        if (process.env.OPROC_UPDATE_SCREENSHOTS === '1')
+          await copyFile(path.join(shots, name), path.join(root, 'docs', name));
+      }
+    } finally {
+      await browser.stop();
+      await serve.stop();
+    }
   });
 
   it('after the locks are released and the late table loaded, the watcher reaches the last complete run', async function () {

@@ -8,7 +8,7 @@ import type { ConsoleMessage, Page } from 'playwright-core';
 import type { StatusReport } from '../../src/operations/status.js';
 import type { WhyReport } from '../../src/operations/why.js';
 import type { JobDocument } from '../../src/engine/types.js';
-import { browserOrSkip, startBrowser, type RunningBrowser } from '../support/browser.js';
+import { browserOrSkip, pageCounts, startBrowser, type RunningBrowser } from '../support/browser.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import type { PassesResult } from '../../src/commands/passes.js';
 import type { OutlistView } from '../../src/serve/server.js';
@@ -91,23 +91,6 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       await cp(shots, process.env.OPROC_KEEP_SCREENSHOTS, { recursive: true });
     await s?.cleanup();
   });
-
-  /** Every pass count the page shows, as the status JSON holds them. */
-  async function pageCounts(ratv: string): Promise<StatusReport['ratvs'][number]['passes']> {
-    const cells = await page.$$eval(`td[data-ratv="${ratv}"][data-scope]`, (tds) =>
-      tds.map((td) => {
-        const { scope, module, status } = (td as HTMLElement).dataset;
-        return { scope, module, status, value: Number(td.textContent) };
-      }),
-    );
-    const counts: StatusReport['ratvs'][number]['passes'] = { newest: {}, all: {} };
-    for (const cell of cells) {
-      if (cell.value === 0) continue;
-      const byModule = (counts[cell.scope as 'newest' | 'all'][cell.module!] ??= {});
-      byModule[cell.status!] = cell.value;
-    }
-    return counts;
-  }
 
   it('answers /api/status with what oproc status --json prints, for all and for one RAT version', async () => {
     const all = await get('api/status');
@@ -260,7 +243,7 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       await page.waitForSelector('body[data-rendered]');
       const report = await status();
       const ratv = report.ratvs.find((r) => r.ratv === s.ratv)!;
-      expect(await pageCounts(s.ratv)).to.deep.equal(ratv.passes);
+      expect(await pageCounts(page, s.ratv)).to.deep.equal(ratv.passes);
       const watchers = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
         rows.map((r) => ({
           filetype: (r as HTMLElement).dataset.filetype,
@@ -322,7 +305,9 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
         await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
       ).to.equal(true);
       const report = await status();
-      expect(await pageCounts(s.ratv)).to.deep.equal(report.ratvs.find((r) => r.ratv === s.ratv)!.passes);
+      expect(await pageCounts(page, s.ratv)).to.deep.equal(
+        report.ratvs.find((r) => r.ratv === s.ratv)!.passes,
+      );
       await page.screenshot({ path: path.join(shots, 'status-live.png'), fullPage: true });
       expect(consoleErrors).to.deep.equal([]);
     });

@@ -10,7 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+import type { StatusReport } from '../../src/operations/status.js';
 
 export const chromiumPath = process.env.OPROC_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -96,4 +98,21 @@ export function browserOrSkip(context: Mocha.Context): void {
     `      skipped: no chromium at ${chromiumPath} (apt-get install chromium, or set OPROC_CHROMIUM)`,
   );
   context.skip();
+}
+
+/** Every pass count the status page shows for a RAT version, as `oproc status --json` holds them. */
+export async function pageCounts(page: Page, ratv: string): Promise<StatusReport['ratvs'][number]['passes']> {
+  const cells = await page.$$eval(`td[data-ratv="${ratv}"][data-scope]`, (tds) =>
+    tds.map((td) => {
+      const { scope, module, status } = (td as HTMLElement).dataset;
+      return { scope, module, status, value: Number(td.textContent) };
+    }),
+  );
+  const counts: StatusReport['ratvs'][number]['passes'] = { newest: {}, all: {} };
+  for (const cell of cells) {
+    if (cell.value === 0) continue;
+    const byModule = (counts[cell.scope as 'newest' | 'all'][cell.module!] ??= {});
+    byModule[cell.status!] = cell.value;
+  }
+  return counts;
 }
