@@ -176,10 +176,18 @@ describe('npm run demo', function () {
       expect(locks.map((l) => l.calibration)).to.deep.equal(['PCA', 'ECA']);
       const shots = path.join(dir, 'screenshots');
       await mkdir(shots, { recursive: true });
+      // For the README, the databases where `npm run demo` puts them, not this test's folder.
+      const inRepository = () =>
+        page.evaluate((folder) => {
+          const source = document.getElementById('source');
+          if (source?.textContent) source.textContent = source.textContent.replaceAll(folder, '.oproc');
+        }, dir);
+      await inRepository();
       await page.screenshot({ path: path.join(shots, 'status-page.png'), fullPage: true });
       await page.goto(new URL(`runs/${heldRun}?ratv=7.0.8&filetype=L2`, serve.url).href);
       await page.waitForSelector('[data-testid="verdict"]');
       expect(await page.textContent('[data-testid="verdict"]')).to.equal(held.verdict);
+      await inRepository();
       await page.screenshot({ path: path.join(shots, 'status-run.png'), fullPage: true });
       expect(errors).to.deep.equal([]);
       for (const name of ['status-page.png', 'status-run.png']) {
