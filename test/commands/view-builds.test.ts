@@ -123,12 +123,13 @@ for (const size of sizes()) {
         language: 'javascript',
         views: older.views,
       });
-      await send(df, 'GET', `${live}/_view/by_run?limit=1`);
+      await builtView(df, `${live}/_view/by_run?limit=1`);
       const started = performance.now();
       const result = await runCli(['init', s.config]);
       const ms = performance.now() - started;
       figure(
-        `the changed design built under the staged name and switched in ${(ms / 1000).toFixed(1)} s (${rate(ms)})`,
+        // No rate: CouchDB keeps a design's index until _view_cleanup, so one built before is reused.
+        `the changed design built under the staged name and switched in ${(ms / 1000).toFixed(1)} s`,
       );
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.include(
@@ -208,6 +209,21 @@ for (const size of sizes()) {
       expect(await s.job(last + 2, 'Processing'), 'the run after the build').to.not.equal(undefined);
     });
   });
+}
+
+/**
+ * Queries a view until CouchDB answers it: on a million documents a build outlasts CouchDB's own
+ * request timeout (60 s, an HTTP 500 "timeout"), and the build goes on behind it.
+ */
+async function builtView(db: HttpDatabase, path: string): Promise<void> {
+  for (;;) {
+    try {
+      await send(db, 'GET', path);
+      return;
+    } catch (error) {
+      if (!/HTTP 500: \{"error":"timeout"/.test((error as Error).message)) throw error;
+    }
+  }
 }
 
 /** Registers the files of runs `from..to` (3 subruns, L1 and L2) through oproc's store. */
