@@ -19,11 +19,12 @@ export default class Serve extends OprocCommand {
     'What `oproc status` shows, as charts and tables per RAT version: passes by status per module, runs ' +
     'handled per day, the backlog of complete runs without passes and why each waits, watcher heartbeats ' +
     '(a stale watcher in red), the calibration locks and the last submissions with their passes; and a ' +
-    'page per run with what `oproc why` shows. The page updates by itself when passes are created or ' +
+    'page per run with what `oproc why` shows, and a page of the passes of an outlist (chosen or pasted ' +
+    'there, read as `oproc passes --exactly` reads it). The page updates by itself when passes are created or ' +
     'their statuses change (server-sent events fed by the processing database change feed).\n\n' +
-    'Endpoints: / (the page), /runs/RUN, /submissions/ID, /api/status?ratv=R (= oproc status --json), ' +
-    '/api/runs/RUN?ratv=R&filetype=F (= oproc why --json), /api/submissions/ID, /api/events (the live ' +
-    'stream).\n\n' +
+    'Endpoints: / (the page), /runs/RUN, /submissions/ID, /outlist, /api/status?ratv=R (= oproc status ' +
+    '--json), /api/runs/RUN?ratv=R&filetype=F (= oproc why --json), /api/submissions/ID, POST /api/outlist ' +
+    '(an outlist as text/plain; reads only), /api/events (the live stream).\n\n' +
     'It changes nothing, binds to loopback unless --host says otherwise, and never shows a password. ' +
     'Ctrl-C (SIGINT) or SIGTERM stops it.\n\n' +
     'EXIT CODES\n' +
