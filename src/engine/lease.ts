@@ -175,6 +175,18 @@ export class Lease {
   }
 }
 
+const unfencedStore = Symbol('unfenced store');
+
+/**
+ * The store behind a fence, for the one write a holder that lost its lease must still make: marking
+ * abandoned the journal it has just written itself (it claims no runs and writes no pass). A holder
+ * paused between the fence's check and its write wakes to write that journal after another took
+ * over; left unfinished, it would claim runs the new holder wrote under its own submission.
+ */
+export function unfenced(store: DocumentStore): DocumentStore {
+  return (store as unknown as Record<symbol, DocumentStore | undefined>)[unfencedStore] ?? store;
+}
+
 /**
  * A store whose writes each check first that the lease is still held (DESIGN.md 4): a watcher paused
  * past its lease (SIGSTOP, a frozen VM) and woken must not write a pass, a journal or its state.
@@ -182,6 +194,7 @@ export class Lease {
 export function fencedStore(store: DocumentStore, lease: Lease, onLost: () => void): DocumentStore {
   return new Proxy(store, {
     get(target, key, receiver) {
+      if (key === unfencedStore) return target;
       if (key !== 'bulkWrite') return Reflect.get(target, key, receiver) as unknown;
       return async (docs: readonly StoredDocument[]) => {
         if (!(await lease.stillHeld())) {

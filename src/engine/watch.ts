@@ -10,6 +10,7 @@ import {
   type PassOptions,
 } from './batch.js';
 import { DataflowReader, type RunData } from './dataflow.js';
+import { unfenced } from './lease.js';
 import { calibrationsOf, holdingLock, holdsRun, lockReason, readLocks, setLock } from './locks.js';
 import { planBatch, type RunPlan, type Skip } from './plan.js';
 import type { SubmissionDocument } from './reprocess.js';
@@ -242,14 +243,17 @@ class Cycle {
       await this.save([journal, this.state]);
     } catch (error) {
       // _bulk_docs is not atomic: the journal may be in although the state was refused. Mark it, so it
-      // claims no runs (best effort; the error says what happened).
+      // claims no runs (best effort; the error says what happened), past the fence: the refusal most
+      // often means this watcher has just lost its lease.
       if (journal._rev) {
         const abandoned = {
           ...journal,
           finished: now,
           abandoned: 'the state document changed first (another watcher)',
         };
-        await this.context.processing.bulkWrite([abandoned]).catch(() => {});
+        await unfenced(this.context.processing)
+          .bulkWrite([abandoned])
+          .catch(() => {});
       }
       throw error;
     }

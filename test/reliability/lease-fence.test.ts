@@ -2,6 +2,7 @@ import { expect } from 'chai';
 
 import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
 import { silentReporter, type EngineContext } from '../../src/engine/batch.js';
+import { fencedStore, type Lease } from '../../src/engine/lease.js';
 import { ids, type ProcessingInformation } from '../../src/engine/types.js';
 import { watchCycle, type WatchRequest } from '../../src/engine/watch.js';
 import { runTypeSelector } from '../../src/modules/catalog.js';
@@ -56,24 +57,25 @@ for (const kind of serverKinds) {
       });
       afterEach(() => s.cleanup());
 
-      it('stops at the state conflict with no pass written, and its journal, if written, marked abandoned', async () => {
-        const request: WatchRequest = {
-          mode: 'watch',
-          after: 699999,
-          ratv: s.ratv,
-          filetype: 'L2',
-          ratdbTag: null,
-          skipRatdbCheck: false,
-          findPrereq: false,
-          forcePrereqPass: {},
-          ignoreCalibrationLocks: false,
-          dryRun: false,
-          args: {},
-        };
-        const stateId = ids.watchState(s.ratv, 'L2');
+      const request = (): WatchRequest => ({
+        mode: 'watch',
+        after: 699999,
+        ratv: s.ratv,
+        filetype: 'L2',
+        ratdbTag: null,
+        skipRatdbCheck: false,
+        findPrereq: false,
+        forcePrereqPass: {},
+        ignoreCalibrationLocks: false,
+        dryRun: false,
+        args: {},
+      });
+
+      /** One cycle on the processing store `wrap` gives; its error, and what it left in the database. */
+      const overtakenCycle = async (wrap: (store: DocumentStore) => DocumentStore) => {
         const failure = await s.withDatabases(async (db) => {
           const context: EngineContext = {
-            processing: overtaken(db.processing, stateId),
+            processing: wrap(overtaken(db.processing, ids.watchState(s.ratv, 'L2'))),
             dataflow: db.dataflow,
             ratdb: db.ratdb,
             info: testProcessingInformation as unknown as ProcessingInformation,
@@ -82,18 +84,21 @@ for (const kind of serverKinds) {
             user: 'shifter@host',
             reporter: silentReporter,
           };
-          return watchCycle(context, request).then(
+          return watchCycle(context, request()).then(
             () => undefined,
             (error: unknown) => error as Error,
           );
         });
-        expect(failure?.message).to.match(/writing watch_9\.9\.0_L2 failed: conflict \(another watcher/);
         const left = await s.withDatabases(async (db) => ({
           jobs: await docsWithPrefix(db, 'job_'),
           journals: await docsWithPrefix(db, 'submission_'),
         }));
+        return { failure, ...left };
+      };
+
+      /** No pass, and every journal written said to be never carried out. */
+      const expectNothingClaimed = (left: { jobs: StoredDocument[]; journals: StoredDocument[] }) => {
         expect(left.jobs, 'no pass written').to.deep.equal([]);
-        // One _bulk_docs wrote the journal but not the state: the journal must say it was never carried out.
         for (const journal of left.journals) {
           expect(
             journal.finished,
@@ -101,6 +106,28 @@ for (const kind of serverKinds) {
           ).to.be.a('string');
           expect(journal.abandoned).to.match(/another watcher/);
         }
+      };
+
+      it('stops at the state conflict with no pass written, and its journal, if written, marked abandoned', async () => {
+        const left = await overtakenCycle((store) => store);
+        expect(left.failure?.message).to.match(/writing watch_9\.9\.0_L2 failed: conflict \(another watcher/);
+        // One _bulk_docs wrote the journal but not the state: the journal must say it was never carried out.
+        expectNothingClaimed(left);
+      });
+
+      it('marks its journal abandoned also when it was paused between the fence and the write, and lost the lease', async () => {
+        // The fence said the lease was held; by the time the write arrived another watcher held it.
+        let checks = 0;
+        let lost = 0;
+        const lease = {
+          id: ids.lease(s.ratv, 'L2'),
+          stillHeld: async () => checks++ < 1,
+        } as unknown as Lease;
+        const left = await overtakenCycle((store) => fencedStore(store, lease, () => lost++));
+        expect(left.failure?.message).to.match(/writing watch_9\.9\.0_L2 failed: conflict \(another watcher/);
+        expect(left.journals, 'the journal went in with the refused state').to.have.length(1);
+        expectNothingClaimed(left);
+        expect(lost, 'no other write was attempted past the lost lease').to.equal(0);
       });
     },
   );
