@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import PouchDB from 'pouchdb';
 
-import type { StoredDocument } from '../src/backends/types.js';
+import type { DesignDocument, StoredDocument } from '../src/backends/types.js';
 import { bulkWriteParallel, send, type HttpDatabase } from '../test/support/bulk-seed.js';
 
 /** Documents per `_bulk_docs` request for the embedded baseline. */
@@ -44,14 +44,21 @@ export function jobDocuments(
   return docs;
 }
 
-/** `_bulk_docs` into a fresh database in the given shape; returns the milliseconds spent writing. */
+/**
+ * `_bulk_docs` into a fresh database in the given shape; returns the milliseconds spent writing.
+ * With `design`, the database first gets that design document, so the server keeps its views up to
+ * date while the documents arrive, as it does in oproc's processing database.
+ */
 export async function rawBulkDocs(
   db: HttpDatabase,
   docs: readonly StoredDocument[],
   shape: WriteShape,
+  design?: DesignDocument,
 ): Promise<number> {
   await send(db, 'PUT');
   try {
+    if (design)
+      await send(db, 'PUT', `/_design/${design.name}`, { language: 'javascript', views: design.views });
     return await bulkWriteParallel(db, docs, shape);
   } finally {
     await send(db, 'DELETE').catch(() => undefined);
