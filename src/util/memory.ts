@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 let collect: (() => void) | null | undefined;
 
 /**
- * A full garbage collection, now. A long reprocess or a watcher keeps little (some 35 MB at 200,000
+ * A full garbage collection, now. A long reprocess keeps little (some 35 MB at 200,000
  * runs) but makes a lot of short-lived garbage (request bodies and pages of documents of a few MB
  * each); V8 lets its heap grow far past what is live before it collects, which put the peak RSS of
  * a reprocess of 200,000 runs at about 300 MB. Called between batches, at most every few seconds,

@@ -269,7 +269,8 @@ export class CouchStore implements DocumentStore {
   /**
    * Writes in requests of `writeChunk` documents, `writesInFlight` at a time: CouchDB takes
    * parallel requests much faster than one large one (the benchmark's raw sweep: 20,000 job
-   * documents in 1.3 s as 500 a request with 4 in flight, 5.4 s as one request). `_bulk_docs` is
+   * documents in 1.3 s as 500 a request with 4 in flight, 5.4 s as one request). A reprocess
+   * writes a prerequisite depth of 500 documents at a time: two requests of 250 at once. `_bulk_docs` is
    * not atomic across documents anyway: each row says ok or conflict on its own, in either form.
    */
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
