@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ const gnuTime = '/usr/bin/time';
 
 /** How peak RSS is read: GNU time's kernel rusage of the child, else /proc VmHWM polled. */
 export const rssMethod = existsSync(gnuTime)
-  ? 'GNU time (`/usr/bin/time -f %M`): ru_maxrss of the oproc process, from the kernel at exit'
+  ? 'GNU time (`/usr/bin/time -f "%M %U %S"`): ru_maxrss of the oproc process, from the kernel at exit, and its CPU time'
   : '/proc/PID/status VmHWM of the oproc process, polled every 20 ms';
 
 export interface Measured {
@@ -24,6 +24,8 @@ export interface Measured {
   wallMs: number;
   /** Peak resident set size in MiB, when it could be read. */
   peakRssMb: number | undefined;
+  /** CPU seconds (user and system) of the oproc process, when they could be read (GNU time). */
+  cpuSeconds: number | undefined;
   stdout: string;
   stderr: string;
 }
@@ -123,25 +125,61 @@ function pollVmHwm(pid: number): { stop(): number | undefined } {
   };
 }
 
-/** Runs the CLI to completion, timing it from spawn to exit and reading its peak RSS. */
+/** Runs the CLI to completion, timing it from spawn to exit and reading its peak RSS and CPU. */
 export async function measureCli(args: readonly string[]): Promise<Measured> {
   const rssFile = path.join(tmpdir(), `oproc-bench-rss-${randomBytes(4).toString('hex')}`);
   const useTime = existsSync(gnuTime);
   const started = performance.now();
-  const child = spawnCli(args, useTime ? [gnuTime, '-f', '%M', '-o', rssFile] : []);
+  const child = spawnCli(args, useTime ? [gnuTime, '-f', '%M %U %S', '-o', rssFile] : []);
   const poll = useTime ? undefined : pollVmHwm(child.pid!);
   const result = await collect(child);
   const wallMs = performance.now() - started;
   let peakKb = poll?.stop();
+  let cpuSeconds: number | undefined;
   if (useTime) {
     const text = await readFile(rssFile, 'utf8').catch(() => '');
     // GNU time writes "Command exited with non-zero status N" first when the command fails.
-    const last = text.trim().split('\n').pop();
-    peakKb = last && /^\d+$/.test(last) ? Number(last) : undefined;
+    const figures = /^(\d+) ([\d.]+) ([\d.]+)$/.exec(text.trim().split('\n').pop() ?? '');
+    peakKb = figures ? Number(figures[1]) : undefined;
+    cpuSeconds = figures ? Number(figures[2]) + Number(figures[3]) : undefined;
     await rm(rssFile, { force: true });
   }
-  return { ...result, wallMs, peakRssMb: peakKb === undefined ? undefined : peakKb / 1024 };
+  return { ...result, wallMs, peakRssMb: peakKb === undefined ? undefined : peakKb / 1024, cpuSeconds };
 }
+
+/**
+ * CPU seconds used so far by the processes `roots` and all their descendants (a server and its
+ * workers: CouchDB's JavaScript view servers, PostgreSQL's backends), those that exited and were
+ * waited for included. The difference of two readings is what the tree used between them.
+ */
+export async function treeCpuSeconds(roots: readonly number[]): Promise<number> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    // After "PID (COMMAND) ": state, ppid, ... utime (14th field), stime, cutime, cstime.
+    const fields = text?.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (!fields || fields.length < 15) continue;
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    stats.set(Number(entry), { ppid: Number(fields[1]), ticks });
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  let ticks = 0;
+  const seen = new Set<number>();
+  const visit = (pid: number) => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    ticks += stats.get(pid)?.ticks ?? 0;
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  roots.filter((pid) => pid > 0).forEach(visit);
+  return ticks / clockTicks;
+}
+
+/** Linux's USER_HZ, in which /proc gives CPU times. */
+const clockTicks = 100;
 
 /** Stops a long-running child (a watcher) by PID: SIGINT, then SIGKILL if it lingers. */
 export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {

@@ -23,7 +23,23 @@ export interface SizeResult {
   rawMs: number;
   /** The same raw writes into a database holding oproc's processing views (older results lack it). */
   rawViewsMs?: number;
+  /** CPU seconds during the reprocess and during the raw writes (older results lack them). */
+  cpu?: CpuFigures;
   viewWait?: ViewWait;
+}
+
+/** CPU seconds (user and system) each side used, read from the kernel around each measurement. */
+export interface CpuFigures {
+  /** The oproc process (GNU time), when it could be read. */
+  oproc: number | undefined;
+  /** The document server's processes during the reprocess (its view servers included). */
+  server: number;
+  /** PostgreSQL's processes during the reprocess (RATDB). */
+  postgres: number;
+  /** The benchmark's own process during the raw writes. */
+  rawClient: number;
+  /** The document server's processes during the raw writes. */
+  rawServer: number;
 }
 
 /** A view build met by a watcher: `oproc init --no-wait`, then `oproc watch --once` at once. */
@@ -162,6 +178,33 @@ function sizeTable(results: BenchResults): string[] {
   return lines;
 }
 
+/**
+ * Where the time went: the CPU each process used during the reprocess and the raw writes, and that
+ * CPU spread over the machine's cores, the least wall time the work could take on it.
+ */
+function cpuTable(results: BenchResults): string[] {
+  const rows = results.servers.flatMap((server) =>
+    server.sizes.flatMap((r) => (r.cpu ? [{ server: server.server, r, cpu: r.cpu }] : [])),
+  );
+  if (rows.length === 0) return [];
+  const cores = results.machine.cores;
+  const lines = [
+    `CPU seconds (user and system, from the kernel) during each measurement above, and their sum over the machine's ${cores} cores: the least wall time that work could take here.`,
+    '',
+    '| server | runs | reprocess: wall (s) | oproc CPU | server CPU | PostgreSQL CPU | sum ÷ cores (s) | raw: wall (s) | client CPU | server CPU | sum ÷ cores (s) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const { server, r, cpu } of rows) {
+    const oprocSum = (cpu.oproc ?? 0) + cpu.server + cpu.postgres;
+    const rawSum = cpu.rawClient + cpu.rawServer;
+    const c = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
+    lines.push(
+      `| ${server} | ${n(r.runs)} | ${s(r.oprocMs)} | ${c(cpu.oproc)} | ${c(cpu.server)} | ${c(cpu.postgres)} | ${c(oprocSum / cores)} | ${s(r.rawMs)} | ${c(cpu.rawClient)} | ${c(cpu.rawServer)} | ${c(rawSum / cores)} |`,
+    );
+  }
+  return lines;
+}
+
 function sweepLines(results: BenchResults): string[] {
   const lines: string[] = [];
   for (const server of results.servers) {
@@ -259,6 +302,8 @@ export function markdown(results: BenchResults, analysis: string): string {
     '## Figures',
     '',
     ...sizeTable(results),
+    '',
+    ...cpuTable(results),
     '',
     '![time against number of runs](performance.svg)',
     '',

@@ -23,12 +23,13 @@ import { send } from '../test/support/bulk-seed.js';
 import { startCouch } from '../test/support/couch-server.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import type { RunningServer } from '../test/support/servers.js';
-import { cleanupAll, guardSignals, measureCli, median, onCleanup } from './processes.js';
+import { cleanupAll, guardSignals, measureCli, median, onCleanup, treeCpuSeconds } from './processes.js';
 import { benchPassChanges } from './pass-changes.js';
 import { jobDocuments, rawBulkDocs, rawPouchBulkDocs, sweep } from './raw.js';
 import {
   writeReport,
   type BenchResults,
+  type CpuFigures,
   type EmbeddedResult,
   type Machine,
   type ServerResult,
@@ -138,7 +139,7 @@ async function cli(args: string[]) {
 async function reprocessRange(
   config: string,
   runs: number,
-): Promise<{ ms: number; rssMb: number | undefined }> {
+): Promise<{ ms: number; rssMb: number | undefined; cpuSeconds: number | undefined }> {
   const last = firstRun + runs - 1;
   const result = await cli([
     'reprocess',
@@ -153,7 +154,7 @@ async function reprocessRange(
   const created = (JSON.parse(result.stdout) as { created: unknown[] }).created.length;
   if (created !== 2 * runs)
     throw new Error(`oproc created ${created} passes for ${runs} runs, not ${2 * runs}`);
-  return { ms: result.wallMs, rssMb: result.peakRssMb };
+  return { ms: result.wallMs, rssMb: result.peakRssMb, cpuSeconds: result.cpuSeconds };
 }
 
 /** oproc's own job documents of the first run, as templates for the raw baselines. */
@@ -184,6 +185,16 @@ async function buildMetByWatcher(dbs: BenchDatabases, runs: number): Promise<Vie
     sampleNotice: notices.at(-1)?.replace(/http:\/\/[^ ]*\//, 'URL/'),
     initAfterMs: init.wallMs,
   };
+}
+
+/** The PIDs of a server's processes: the kit's nodes (listed in its DIR/pids), else the one started. */
+async function serverPids(server: RunningServer & { dir?: string }): Promise<number[]> {
+  if (!server.dir) return [server.pid];
+  const text = await readFile(path.join(server.dir, 'pids'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
 }
 
 /** Deletes a size's databases (which also ends any index build on them). */
@@ -226,7 +237,11 @@ async function benchSize(
     viewMs = (await cli(['init', dbs.config])).wallMs;
   }
   log(`${tag}: views built in ${(viewMs / 1000).toFixed(1)} s; oproc reprocess range`);
+  const pids = await serverPids(target.couch);
+  const cpuBefore = { server: await treeCpuSeconds(pids), postgres: await treeCpuSeconds([postgres.pid]) };
   const oproc = await reprocessRange(dbs.config, workload.runs);
+  const serverCpu = (await treeCpuSeconds(pids)) - cpuBefore.server;
+  const postgresCpu = (await treeCpuSeconds([postgres.pid])) - cpuBefore.postgres;
   log(
     `${tag}: oproc ${(oproc.ms / 1000).toFixed(1)} s, peak RSS ${oproc.rssMb?.toFixed(0)} MB; raw _bulk_docs`,
   );
@@ -234,7 +249,17 @@ async function benchSize(
   // The server indexes the views of the processing database just written for a while after the
   // reprocess; the raw writes are measured on a server doing nothing else.
   await dropDatabases(dbs);
+  const rawServerBefore = await treeCpuSeconds(pids);
+  const rawClientBefore = process.cpuUsage();
   const rawMs = await rawBulkDocs(dbs.other!('raw'), docs, shape);
+  const rawClient = process.cpuUsage(rawClientBefore);
+  const cpu: CpuFigures = {
+    oproc: oproc.cpuSeconds,
+    server: serverCpu,
+    postgres: postgresCpu,
+    rawClient: (rawClient.user + rawClient.system) / 1e6,
+    rawServer: (await treeCpuSeconds(pids)) - rawServerBefore,
+  };
   log(
     `${tag}: raw ${(rawMs / 1000).toFixed(1)} s (ratio ${(oproc.ms / rawMs).toFixed(2)}); with oproc's views`,
   );
@@ -250,6 +275,7 @@ async function benchSize(
     jobDocuments: docs.length,
     rawMs,
     rawViewsMs,
+    cpu,
     ...(wait ? { viewWait: wait } : {}),
   };
 }

@@ -168,7 +168,7 @@ async function writeJournal(context: EngineContext, journal: SubmissionDocument)
  * resume re-reads the runs done since the last rewrite, finds their passes already there (each pass
  * names its submission) and writes nothing for them.
  */
-export function journalInterval(runsInJournal: number): number {
+function journalInterval(runsInJournal: number): number {
   return Math.max(5000, runsInJournal * 0.1);
 }
 
