@@ -8,7 +8,18 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS ratdb_data (key bigint PRIMARY KEY REFERENCES ratdb_header_v2, data jsonb)`,
   `CREATE TABLE IF NOT EXISTS ratdb_tag (name text PRIMARY KEY, timestamp timestamptz)`,
   `CREATE INDEX IF NOT EXISTS ratdb_header_v2_type_range ON ratdb_header_v2 (type, run_begin, run_end)`,
+  // The rows whose validity overlaps a batch's runs (see runRange). The B-tree above finds them by
+  // run_begin <= last, which reads every row that begins earlier: all of them, late in a long
+  // reprocess (35 s of PostgreSQL's CPU at 200,000 runs). Bigint, and bounds in order, so that no
+  // row of the experiment's (run_end 2147483647, or bounds the wrong way round) makes it fail.
+  `CREATE INDEX IF NOT EXISTS ratdb_header_v2_run_range ON ratdb_header_v2 USING gist (${runRange('')})`,
 ];
+
+/** A header row's validity as a range of runs, as the GiST index on it is written. */
+function runRange(prefix: string): string {
+  const [begin, end] = [`${prefix}run_begin`, `${prefix}run_end`];
+  return `int8range(least(${begin}, ${end})::bigint, greatest(${begin}, ${end})::bigint, '[]')`;
+}
 
 /** Rows per statement when loading: large enough to be quick, small enough for one parameter. */
 const loadChunk = 2000;
@@ -63,6 +74,7 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
              FROM ratdb_header_v2 h
             WHERE h.type = 'RUN' AND coalesce(h."index", '') = ''
               AND h.run_begin <= $4::int AND h.run_end >= $3::int
+              AND ${runRange('h.')} && int8range($3::bigint, $4::bigint, '[]')
               AND ($2::timestamptz IS NULL OR h.timestamp <= $2::timestamptz))
          SELECT DISTINCT ON (r.run) r.run, d.data -> 'runtype' AS runtype
            FROM unnest($1::int[]) AS r(run)
@@ -88,6 +100,7 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
              FROM ratdb_header_v2 h
             WHERE h.type = ANY($2::text[])
               AND h.run_begin <= $6::int AND h.run_end >= $5::int
+              AND ${runRange('h.')} && int8range($5::bigint, $6::bigint, '[]')
               AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz))
          SELECT DISTINCT r.run, t.type, t.idx
            FROM unnest($1::int[]) AS r(run)

@@ -126,6 +126,31 @@ export function ratdbContract(
       );
     });
 
+    it('a table valid up to the largest run number counts for every later run; one with its bounds reversed for none', async function () {
+      await ratdb.load([
+        table('RUN', [100, 2147483647], { runtype: 4 }),
+        table('PMT_DQXX', [1, 2147483647]),
+        table('DAQ_RUN_LEVEL', [500, 400]),
+      ]);
+      expect(await ratdb.runTypes([99, 100, 450, 2147483647])).to.deep.equal(
+        new Map([
+          [100, 4],
+          [450, 4],
+          [2147483647, 4],
+        ]),
+      );
+      const present = await ratdb.tablesPresent(
+        [450, 2147483647],
+        [{ type: 'PMT_DQXX' }, { type: 'DAQ_RUN_LEVEL' }],
+      );
+      expect(present).to.deep.equal(
+        new Map([
+          [450, new Set(['PMT_DQXX'])],
+          [2147483647, new Set(['PMT_DQXX'])],
+        ]),
+      );
+    });
+
     it('TYPE[] asks for the table with the empty index', async function () {
       await ratdb.load([table('PMT_DQXX', [100, 100], {}, { index: 'cr0' })]);
       const present = await ratdb.tablesPresent(
