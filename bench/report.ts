@@ -32,14 +32,14 @@ export interface SizeResult {
 export interface CpuFigures {
   /** The oproc process (GNU time), when it could be read. */
   oproc: number | undefined;
-  /** The document server's processes during the reprocess (its view servers included). */
-  server: number;
+  /** The document server's processes during the reprocess (its view servers included), when read. */
+  server: number | undefined;
   /** PostgreSQL's processes during the reprocess (RATDB). */
   postgres: number;
   /** The benchmark's own process during the raw writes. */
   rawClient: number;
-  /** The document server's processes during the raw writes. */
-  rawServer: number;
+  /** The document server's processes during the raw writes, when read. */
+  rawServer: number | undefined;
 }
 
 /** A view build met by a watcher: `oproc init --no-wait`, then `oproc watch --once` at once. */
@@ -195,11 +195,12 @@ function cpuTable(results: BenchResults): string[] {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const { server, r, cpu } of rows) {
-    const oprocSum = (cpu.oproc ?? 0) + cpu.server + cpu.postgres;
-    const rawSum = cpu.rawClient + cpu.rawServer;
     const c = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
+    const oprocSum =
+      cpu.oproc === undefined || cpu.server === undefined ? undefined : cpu.oproc + cpu.server + cpu.postgres;
+    const rawSum = cpu.rawServer === undefined ? undefined : cpu.rawClient + cpu.rawServer;
     lines.push(
-      `| ${server} | ${n(r.runs)} | ${s(r.oprocMs)} | ${c(cpu.oproc)} | ${c(cpu.server)} | ${c(cpu.postgres)} | ${c(oprocSum / cores)} | ${s(r.rawMs)} | ${c(cpu.rawClient)} | ${c(cpu.rawServer)} | ${c(rawSum / cores)} |`,
+      `| ${server} | ${n(r.runs)} | ${s(r.oprocMs)} | ${c(cpu.oproc)} | ${c(cpu.server)} | ${c(cpu.postgres)} | ${c(oprocSum === undefined ? undefined : oprocSum / cores)} | ${s(r.rawMs)} | ${c(cpu.rawClient)} | ${c(cpu.rawServer)} | ${c(rawSum === undefined ? undefined : rawSum / cores)} |`,
     );
   }
   return lines;

@@ -189,12 +189,12 @@ async function buildMetByWatcher(dbs: BenchDatabases, runs: number): Promise<Vie
 
 /** The PIDs of a server's processes: the kit's nodes (listed in its DIR/pids), else the one started. */
 async function serverPids(server: RunningServer & { dir?: string }): Promise<number[]> {
-  if (!server.dir) return [server.pid];
-  const text = await readFile(path.join(server.dir, 'pids'), 'utf8').catch(() => '');
-  return text
+  const text = server.dir ? await readFile(path.join(server.dir, 'pids'), 'utf8').catch(() => '') : '';
+  const listed = text
     .split('\n')
     .map((line) => Number(line.trim().split(/\s+/)[0]))
     .filter((pid) => Number.isInteger(pid) && pid > 0);
+  return listed.length ? listed : [server.pid];
 }
 
 /** Deletes a size's databases (which also ends any index build on them). */
