@@ -49,8 +49,9 @@ const writeChunk = 250;
 const writesInFlight = 4;
 /**
  * An index update with fewer changes left than this is the routine catching-up of a built view
- * (the documents written since its last query), not a build: said only once it has lasted
- * `noticeEveryMs`, so a slow answer on a loaded server does not read as a rebuild.
+ * (the documents written since its last query), not a build: said, as catching up and not as a
+ * build, only once it has lasted `noticeEveryMs`, so a slow answer on a loaded server does not
+ * read as a rebuild.
  */
 const routineUpdateChanges = 5_000;
 
@@ -354,7 +355,7 @@ export class CouchStore implements DocumentStore {
    * database of millions of documents takes minutes: a request not answered within 2 s is checked
    * against `_active_tasks` (every 5 s), and while the design document's index is being built the
    * request waits with no time limit and the build's progress is reported (a routine catching-up of
-   * a few documents only once it has lasted 15 s). With no build under way,
+   * a few documents is not a build: said, as such, only once it has lasted 15 s). With no build under way,
    * no answer within 120 s is a server gone quiet: given up, and retried by the caller.
    */
   private async waitForView(
@@ -371,6 +372,7 @@ export class CouchStore implements DocumentStore {
     const watch = (async () => {
       let delay = buildProbeMs;
       let silentNoticeAt = noticeEveryMs;
+      let catchUpNoticeAt = noticeEveryMs;
       while (!(await sleepUnless(delay, answered.signal))) {
         delay = buildPollMs;
         const progress = this.stagesViews ? await this.indexerOrUnknown(design) : 'unknown';
@@ -387,7 +389,14 @@ export class CouchStore implements DocumentStore {
         } else if (progress) {
           idleSince = Date.now();
           const left = progress.totalChanges - progress.changesDone;
-          if (left >= routineUpdateChanges || Date.now() - started >= noticeEveryMs) report(progress);
+          if (left >= routineUpdateChanges) report(progress);
+          else if (Date.now() - started >= catchUpNoticeAt) {
+            // Not a build: the index catching up on a busy server. Said as such, so it is not read as one.
+            catchUpNoticeAt = Date.now() - started + noticeEveryMs;
+            this.notice(
+              `${this.description}: view ${design}/${view} is bringing its index up to date (${left.toLocaleString('en')} change(s) left) on a busy server; waiting`,
+            );
+          }
         } else if (Date.now() - idleSince > viewIdleMs) {
           giveUp.abort();
           return;
