@@ -167,7 +167,7 @@ describe('processing_information_X_Y_Z.py files', () => {
     ],
     [
       'an arithmetic expression',
-      minimal.replace('"p.mac"}', '"p.mac",\n  "nhit_cut": 10 * 2}'),
+      minimal.replace('"p.mac"}', '"p.mac", "ganga_outputs": [LocalFile("a")],\n  "nhit_cut": 10 * 2}'),
       'info.py:2:18: expected "," or "}"',
     ],
     [

@@ -127,7 +127,7 @@ describe('Python literal reader', () => {
     });
 
     it('a bare name, at its line and column', () => {
-      const error = syntaxError('{"a": 1,\n "b": HOME}');
+      const error = syntaxError('{"a": LocalFile("a.root"),\n "b": HOME}');
       expect([error.line, error.column]).to.deep.equal([2, 7]);
       expect(error.message).to.include('"HOME" is not a literal');
     });
