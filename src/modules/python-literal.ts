@@ -2,7 +2,7 @@ import { PythonSyntaxError, Tokenizer, type Token, type TokenStream } from './py
 
 export { PythonSyntaxError } from './python-tokens.js';
 
-/** What a Python literal becomes in JSON: tuples and sets are arrays (sets sorted), dicts are objects. */
+/** What a Python literal becomes in JSON: tuples and sets are arrays (sets sorted), dicts are objects, calls `{ call, args, kwargs }`. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 interface Parsed {
