@@ -2,7 +2,7 @@ import { PythonSyntaxError, Tokenizer, type Token, type TokenStream } from './py
 
 export { PythonSyntaxError } from './python-tokens.js';
 
-/** What a Python literal becomes in JSON: tuples and sets are arrays (sets sorted), dicts are objects. */
+/** What a Python literal becomes in JSON: tuples and sets are arrays (sets sorted), dicts are objects, calls `{ call, args, kwargs }`. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 interface Parsed {
@@ -40,8 +40,10 @@ export function compareJson(a: JsonValue, b: JsonValue): number {
 }
 
 /**
- * A recursive-descent reader of Python literals over tokens: never evaluates anything. Names other
- * than True/False/None, set()/frozenset() and the caller's known constants are errors.
+ * A recursive-descent reader of Python literals over tokens: never evaluates anything. A call
+ * `F(a, k=v)` (F a name or dotted name) becomes `{ call, args, kwargs }`; set()/frozenset() of a
+ * collection is a sorted list. Names other than True/False/None and the caller's known constants
+ * are errors.
  */
 export class LiteralParser {
   pos = 0;
@@ -91,7 +93,9 @@ export class LiteralParser {
     if (this.isOp(',') || this.isOp(close)) return;
     const token = this.peek();
     const expression = token.kind === 'op' || token.kind === 'name';
-    const hint = expression ? ' (only literals are read: no operators, calls or comprehensions)' : '';
+    const hint = expression
+      ? ' (only literals and calls are read: no operators, subscripts or comprehensions)'
+      : '';
     throw this.error(
       token,
       `expected "," or "${close}" in the "${opener.text}" at line ${opener.line}, column ${opener.column}, found ${describe(token)}${hint}`,
@@ -167,13 +171,70 @@ export class LiteralParser {
     const token = this.next();
     if (token.text in constants) return { value: constants[token.text]!, hashable: true };
     if (setCalls.has(token.text) && this.isOp('(')) return this.setCall();
-    const known = this.names.get(token.text);
+    const callee = this.dottedName(token);
+    if (this.isOp('(')) return this.call(callee);
+    const known = callee === token.text ? this.names.get(callee) : undefined;
     if (known !== undefined)
       return { value: structuredClone(known), hashable: typeof known !== 'object' || known === null };
     throw this.error(
       token,
-      `"${token.text}" is not a literal (only literals are read, nothing is evaluated)`,
+      `"${callee}" is not a literal (only literals and calls are read, nothing is evaluated)`,
     );
+  }
+
+  /** `PGSQLFile` or `Lib.Applications.PGSQLFile`: the name starting at `first` (already read). */
+  private dottedName(first: Token): string {
+    let text = first.text;
+    while (this.isOp('.') && this.peek(1).kind === 'name') {
+      this.next();
+      text += `.${this.next().text}`;
+    }
+    return text;
+  }
+
+  /**
+   * A call such as `PGSQLFile(namePattern = "CSS_*.ratdb", version = 1)`, read as data and never run:
+   * `{ "call": "PGSQLFile", "args": [...], "kwargs": {...} }`, so a grid client can rebuild the object.
+   */
+  private call(callee: string): Parsed {
+    const open = this.expectOp('(');
+    const args: JsonValue[] = [];
+    const kwargs: [string, JsonValue][] = [];
+    const seen = new Map<string, Token>();
+    while (!this.isOp(')')) {
+      const token = this.peek();
+      if (token.kind === 'op' && token.text === '*') {
+        throw this.error(token, `*args and **kwargs in the call to ${callee} are not read; write the values`);
+      }
+      if (token.kind === 'name' && this.isOp('=', 1) && !this.isOp('=', 2)) {
+        const earlier = seen.get(token.text);
+        if (earlier) {
+          throw this.error(
+            token,
+            `keyword argument "${token.text}" repeated (first at line ${earlier.line}, column ${earlier.column})`,
+          );
+        }
+        seen.set(token.text, token);
+        this.pos += 2;
+        kwargs.push([token.text, this.parse().value]);
+      } else {
+        if (kwargs.length > 0) throw this.error(token, 'a positional argument follows a keyword argument');
+        args.push(this.parse().value);
+      }
+      this.separator(')', open);
+      if (this.isOp(')')) break;
+      this.next();
+    }
+    this.expectOp(')', open);
+    const after = this.peek();
+    if (after.kind === 'op' && ['.', '(', '['].includes(after.text)) {
+      throw this.error(
+        after,
+        `"${after.text}" after the call to ${callee}: a call is read as data and never run, so nothing is taken from its result`,
+      );
+    }
+    // fromEntries defines own properties, so a keyword such as "__proto__" stays data.
+    return { value: { call: callee, args, kwargs: Object.fromEntries(kwargs) }, hashable: false };
   }
 
   /** `set()`, `set([...])`, `set((...))`, `set({...})`: the argument's items as a set. */

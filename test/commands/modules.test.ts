@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -83,6 +83,101 @@ describe('oproc modules (built CLI)', () => {
       expect(result.code).to.equal(2);
       expect(oneLine(result.stderr)).to.include('ratv 7.0.9: module Fit: prerequisite "Processing"');
     });
+
+    it("imports the data-flow manual's shape: import lines skipped, Ganga output calls as { call, args, kwargs }", async () => {
+      const file = fixture('processing_information_7_0_9.py');
+      const result = await runCli(['modules', 'import', file]);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stderr, 'no statement skipped with a warning').to.equal('');
+      const pgsql = (namePattern: string, version: number) => ({
+        args: [],
+        kwargs: {
+          namePattern,
+          dbServer: 'postgres://pgsql.example.org:5400',
+          dbName: 'ratdbtest',
+          passDefault: -1,
+          version,
+        },
+      });
+      const partialWater = 'mac/processing/partial_water';
+      expect(JSON.parse(result.stdout)).to.deep.equal({
+        ratv: '7.0.9',
+        processing_modules: {
+          Processing: {
+            type: 'macro',
+            level: 'sub_run',
+            path: `${partialWater}/processing.mac`,
+            ganga_outputs: [
+              { call: 'LocalFile', args: ['*.zdab.root'], kwargs: {} },
+              { call: 'MassStorageFile', args: ['*.ntuple.root', '/snoplus/processed'], kwargs: {} },
+            ],
+            outputs: ['ratds', 'ntuple'],
+            prerequisites: [],
+            raw_processor: true,
+          },
+          DQCSS: {
+            type: 'macro',
+            level: 'run',
+            path: `${partialWater}/runLevelProcessing.mac`,
+            ganga_outputs: [{ call: 'PGSQLFile', ...pgsql('CSS_RESULT_*.ratdb', 1) }],
+            outputs: [],
+            prerequisites: ['Processing'],
+            raw_processor: false,
+          },
+          DQHL: {
+            type: 'macro',
+            level: 'run',
+            path: `${partialWater}/dqhl.mac`,
+            ganga_outputs: [{ call: 'Applications.PGSQLFile', ...pgsql('DQHL_*.ratdb', 2) }],
+            outputs: [],
+            prerequisites: ['Processing'],
+            raw_processor: false,
+          },
+          Analysis: {
+            type: 'macro',
+            level: 'run_root',
+            path: `${partialWater}/analysis.mac`,
+            ganga_outputs: [
+              {
+                call: 'MassStorageFile',
+                args: [],
+                kwargs: {
+                  namePattern: '*.analysis.root',
+                  inputfiles: [{ call: 'LocalFile', args: ['analysis.log'], kwargs: {} }],
+                  compressed: false,
+                },
+              },
+            ],
+            outputs: ['ntuple'],
+            prerequisites: ['Processing'],
+            raw_processor: false,
+            nhit_cut: null,
+          },
+        },
+        modules_for_run_type: {
+          Physics: ['Analysis', 'DQCSS', 'DQHL', 'Processing'],
+          DeployedSource: ['DQCSS', 'Processing'],
+          TELLIE: ['Processing'],
+          Maintenance: [],
+        },
+      });
+    });
+
+    // The manual's file with one value changed: still refused where it stands, nothing printed.
+    for (const [what, written, at] of [
+      ['a bare name', 'passDefault = PASS_DEFAULT, version = 1)', '21:79: "PASS_DEFAULT" is not a literal'],
+      ['an arithmetic expression', 'passDefault = -1, version = 1 + 1)', '21:95: expected "," or ")"'],
+    ] as const) {
+      it(`refuses ${what} in a call's arguments at FILE:LINE:COLUMN, exit 2, nothing printed`, async () => {
+        const text = await readFile(fixture('processing_information_7_0_9.py'), 'utf8');
+        const file = path.join(dir, 'processing_information_7_0_9.py');
+        await writeFile(file, text.replace('passDefault = -1, version = 1)', written));
+        const result = await runCli(['modules', 'import', file]);
+        expect(result.code).to.equal(2);
+        expect(result.stdout).to.equal('');
+        expect(oneLine(result.stderr)).to.include(`${file}:${at}`);
+      });
+    }
 
     it('exits 2 when the RAT version cannot be told', async () => {
       const file = path.join(dir, 'info.py');

@@ -79,7 +79,9 @@ describe('processing_information_X_Y_Z.py files', () => {
   it('never run the file: __import__ in an assignment is refused at its line and column', () => {
     const marker = path.join(tmpdir(), `oproc-never-${process.pid}`);
     const text = `processing_modules = __import__('os').system('touch ${marker}')\n`;
-    expect(refused(text).message).to.match(/^info\.py:1:22: "__import__" is not a literal/);
+    expect(refused(text).message).to.match(
+      /^info\.py:1:38: "\." after the call to __import__: a call is read as data and never run/,
+    );
     expect(existsSync(marker)).to.equal(false);
   });
 
@@ -90,6 +92,55 @@ describe('processing_information_X_Y_Z.py files', () => {
       'ntuple',
     ]);
     expect(skipped).to.deep.equal([{ line: 6, column: 1, start: 'print' }]);
+  });
+
+  it("read the 7.0.9 fixture in the manual's shape: imports skipped, Ganga outputs as calls", async () => {
+    const file = fixture('processing_information_7_0_9.py');
+    const { info, skipped } = readPythonInformation(await readFile(file, 'utf8'), file, '7.0.9');
+    // Every import form (a list, `as`, a parenthesised from-import over two lines) passes quietly.
+    expect(skipped).to.deep.equal([]);
+    const modules = info.processing_modules as Record<string, Record<string, unknown>>;
+    expect(modules.DQCSS!.ganga_outputs).to.deep.equal([
+      {
+        call: 'PGSQLFile',
+        args: [],
+        kwargs: {
+          namePattern: 'CSS_RESULT_*.ratdb',
+          dbServer: 'postgres://pgsql.example.org:5400',
+          dbName: 'ratdbtest',
+          passDefault: -1,
+          version: 1,
+        },
+      },
+    ]);
+    expect((modules.DQHL!.ganga_outputs as { call: string }[])[0]!.call).to.equal('Applications.PGSQLFile');
+    expect(modules.Processing!.ganga_outputs).to.deep.equal([
+      { call: 'LocalFile', args: ['*.zdab.root'], kwargs: {} },
+      { call: 'MassStorageFile', args: ['*.ntuple.root', '/snoplus/processed'], kwargs: {} },
+    ]);
+    expect(modules.Analysis).to.deep.include({ nhit_cut: null, raw_processor: false });
+    expect((info.modules_for_run_type as Record<string, string[]>).Physics).to.deep.equal([
+      'Analysis',
+      'DQCSS',
+      'DQHL',
+      'Processing',
+    ]);
+  });
+
+  it('skip import lines of every form, and read a call bound to a name where the name is used', () => {
+    const text =
+      'import os, sys\nimport GangaSNOplus.Lib as Lib, json as j\nfrom . import here\n' +
+      'from GangaSNOplus.Lib.Applications import (PGSQLFile,\n    LocalFile as LF,\n)\n' +
+      'from x import *; import y\nLOG = LF("p.log")\n' +
+      minimal.replace('"p.mac"}', '"p.mac", "ganga_outputs": [LOG, Lib.PGSQLFile(version = 1)]}');
+    const { info, skipped } = readPythonInformation(text, 'info.py', '7.0.8');
+    expect(skipped).to.deep.equal([]);
+    expect(
+      (info.processing_modules as Record<string, Record<string, unknown>>).P!.ganga_outputs,
+    ).to.deep.equal([
+      { call: 'LF', args: ['p.log'], kwargs: {} },
+      { call: 'Lib.PGSQLFile', args: [], kwargs: { version: 1 } },
+    ]);
   });
 
   const refusals: [string, string, string][] = [
@@ -113,6 +164,16 @@ describe('processing_information_X_Y_Z.py files', () => {
       'a second assignment',
       `${minimal}processing_modules = {}\n`,
       'assigned twice (first at line 1, column 1)',
+    ],
+    [
+      'an arithmetic expression',
+      minimal.replace('"p.mac"}', '"p.mac", "ganga_outputs": [LocalFile("a")],\n  "nhit_cut": 10 * 2}'),
+      'info.py:2:18: expected "," or "}"',
+    ],
+    [
+      'a bare name as a call argument',
+      minimal.replace('"p.mac"}', '"p.mac", "ganga_outputs": [PGSQLFile(dbName = DB)]}'),
+      'info.py:1:99: "DB" is not a literal',
     ],
     ['a missing assignment', minimal.split('\n')[0]!, 'no top-level "modules_for_run_type = ..."'],
     [

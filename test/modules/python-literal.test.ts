@@ -55,6 +55,49 @@ describe('Python literal reader', () => {
       ['backslash continuations', '[1, \\\n 2]', [1, 2]],
       ['an empty dict', '{}', {}],
       ['"__proto__" as a plain key', '{"__proto__": 1}', JSON.parse('{"__proto__": 1}')],
+      [
+        'a call with keyword arguments, as data',
+        'PGSQLFile(namePattern = "CSS_RESULT_*.ratdb", passDefault = -1, version = 1)',
+        {
+          call: 'PGSQLFile',
+          args: [],
+          kwargs: { namePattern: 'CSS_RESULT_*.ratdb', passDefault: -1, version: 1 },
+        },
+      ],
+      [
+        'a call with positional arguments and a trailing comma',
+        `LocalFile("*.root", 2, True,)`,
+        { call: 'LocalFile', args: ['*.root', 2, true], kwargs: {} },
+      ],
+      [
+        'positional and keyword arguments together',
+        'F(1, (2, 3), k = None)',
+        { call: 'F', args: [1, [2, 3]], kwargs: { k: null } },
+      ],
+      [
+        'a dotted callee, named in full',
+        'Lib.Applications.PGSQLFile()',
+        { call: 'Lib.Applications.PGSQLFile', args: [], kwargs: {} },
+      ],
+      [
+        'nested calls, in arguments and in lists',
+        'F(G(1), files = [H(x = "a")], n = set(["b", "a"]))',
+        {
+          call: 'F',
+          args: [{ call: 'G', args: [1], kwargs: {} }],
+          kwargs: { files: [{ call: 'H', args: [], kwargs: { x: 'a' } }], n: ['a', 'b'] },
+        },
+      ],
+      [
+        'calls over lines, with comments',
+        '[PGSQLFile(namePattern = "a",  # the results\n           version = 1)]',
+        [{ call: 'PGSQLFile', args: [], kwargs: { namePattern: 'a', version: 1 } }],
+      ],
+      [
+        '"__proto__" as a plain keyword',
+        'F(__proto__ = 1)',
+        { call: 'F', args: [], kwargs: JSON.parse('{"__proto__": 1}') as unknown },
+      ],
     ];
     for (const [what, text, expected] of cases) {
       it(what, () => {
@@ -75,10 +118,18 @@ describe('Python literal reader', () => {
       expect([error.line, error.column]).to.deep.equal([2, 2]);
     });
 
-    it("a call such as __import__('os'), without running it", () => {
+    it("anything taken from a call's result, such as __import__('os').system(...), without running it", () => {
       const error = syntaxError(`{"a": __import__('os').system('false')}`);
-      expect([error.line, error.column]).to.deep.equal([1, 7]);
-      expect(error.message).to.include('"__import__" is not a literal');
+      expect([error.line, error.column]).to.deep.equal([1, 23]);
+      expect(error.message).to.include(
+        '"." after the call to __import__: a call is read as data and never run',
+      );
+    });
+
+    it('a bare name, at its line and column', () => {
+      const error = syntaxError('{"a": LocalFile("a.root"),\n "b": HOME}');
+      expect([error.line, error.column]).to.deep.equal([2, 7]);
+      expect(error.message).to.include('"HOME" is not a literal');
     });
 
     const refused: [string, string, string][] = [
@@ -99,6 +150,20 @@ describe('Python literal reader', () => {
       ['an integer too large for JSON', '[123456789012345678901]', 'too large'],
       ['set() of a string', 'set("abc")', 'list, tuple or set'],
       ['nesting past the limit', '['.repeat(500) + ']'.repeat(500), 'nested deeper'],
+      ['a dotted name that is not called', '[os.sep]', '"os.sep" is not a literal'],
+      ['arithmetic in a call argument', 'F(version = 1 + 1)', 'no operators'],
+      ['a bare name in a call argument', 'F(PASS)', '"PASS" is not a literal'],
+      ['*args in a call', 'F(*files)', '*args and **kwargs in the call to F'],
+      ['**kwargs in a call', 'F(**options)', '*args and **kwargs'],
+      ['a positional argument after a keyword', 'F(a = 1, 2)', 'positional argument follows'],
+      [
+        'a repeated keyword',
+        'F(a = 1,\n  a = 2)',
+        'keyword argument "a" repeated (first at line 1, column 3)',
+      ],
+      ['a call in a set', '{F(1), 2}', 'a set can hold only'],
+      ['a call of a call', 'F(1)(2)', '"(" after the call to F'],
+      ['an item of a call', 'F(1)[0]', '"[" after the call to F'],
     ];
     for (const [what, text, words] of refused) {
       it(what, () => {
