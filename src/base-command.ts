@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 import { Command, Errors, Help } from '@oclif/core';
 
@@ -7,6 +8,7 @@ import {
   openDatabases,
   type DatabaseSelection,
   type Databases,
+  type OpenOptions,
 } from './backends/registry.js';
 import { isUnprinted, printError, writeMessage } from './cli/messages.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
@@ -53,6 +55,9 @@ export abstract class OprocCommand extends Command {
    */
   protected async loadConfig(file: string): Promise<OprocConfig> {
     if (existsSync(file)) return loadConfig(file);
+    // No settings file, no saved names: say the file is not there, and create no settings file (conf
+    // writes its defaults when opened). The name is conf's for configName "settings" (config/user.ts).
+    if (!existsSync(path.join(this.config.configDir, 'settings.json'))) return loadConfig(file);
     const { UserSettingsStore } = await import('./config/user.js');
     return loadConfig(new UserSettingsStore(this.config.configDir).resolve(file));
   }
@@ -61,9 +66,16 @@ export abstract class OprocCommand extends Command {
     return BackendRegistry.fromOclif(this.config);
   }
 
-  /** Opens the databases the command needs; they are closed when the command ends, however it ends. */
-  protected async openDatabases(config: OprocConfig, want?: DatabaseSelection): Promise<Databases> {
-    const databases = await openDatabases(await this.backends(), config, want);
+  /**
+   * Opens the databases the command needs; they are closed when the command ends, however it ends.
+   * A command that only reads passes `{ create: false }`: a database that is not there is an error.
+   */
+  protected async openDatabases(
+    config: OprocConfig,
+    want?: DatabaseSelection,
+    options?: OpenOptions,
+  ): Promise<Databases> {
+    const databases = await openDatabases(await this.backends(), config, want, options);
     this.openedDatabases.push(databases);
     return databases;
   }

@@ -42,7 +42,7 @@ export default class Status extends OprocCommand {
     const { args } = await this.parse(Status);
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
-    const db = await this.openDatabases(config);
+    const db = await this.openDatabases(config, undefined, { create: false });
     const report = await readStatus(insightContext(db, config, catalog, whoAmI()), { ratv: args.ratv });
     if (!this.jsonEnabled()) {
       const lines = process.stdout.isTTY ? statusTables(report) : statusLines(report);

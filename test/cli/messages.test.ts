@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { expect } from 'chai';
@@ -147,6 +147,83 @@ describe('messages', () => {
       expect(lines.join(' ')).to.equal(`Error: cannot read config ${missing}: no such file`);
       expect(lines).to.include(`${missing}:`);
       for (const line of lines.filter((l) => !l.includes(missing))) expect(line.length).to.be.at.most(74);
+    });
+  });
+
+  describe('the built CLI: a config or database that is not there', function () {
+    this.timeout(300_000);
+    let temp: Awaited<ReturnType<typeof tempDir>>;
+
+    before(async () => {
+      temp = await tempDir('oproc-missing-');
+    });
+    after(() => temp.remove());
+
+    /** Every file and folder under the temporary directory, relative to it. */
+    const tree = async () => (await readdir(temp.dir, { recursive: true })).sort();
+
+    it('a config path that is a directory is named with what is wrong: exit 2, never EISDIR', async () => {
+      const result = await runCli(['status', temp.dir]);
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.equal(
+        ` ›   Error: cannot read config ${temp.dir}: it is a directory; CONFIG is a file (JSON or YAML)\n`,
+      );
+    });
+
+    it('a config path that does not exist is named, and nothing is created for it (not even user settings)', async () => {
+      const settings = path.join(temp.dir, 'settings');
+      const missing = path.join(temp.dir, 'absent.json');
+      const result = await runCli(['status', missing], { env: { OPROC_CONFIG_DIR: settings } });
+      expect(result.code).to.equal(2);
+      expect(result.stderr).to.equal(` ›   Error: cannot read config ${missing}: no such file\n`);
+      expect(await tree()).to.deep.equal([]);
+    });
+
+    it('no read-only command creates an embedded database: each says the database is not there, and how to create it', async () => {
+      const config = path.join(temp.dir, 'site.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          processing: { backend: 'pouchdb', path: 'state/procesing' },
+          dataflow: { backend: 'pouchdb', path: 'state/procesing' },
+          ratdb: { backend: 'pglite', path: 'state/ratbd' },
+          processing_information: path.join(root, 'demo', 'processing_information.example.json'),
+        }),
+      );
+      const processing = path.join(temp.dir, 'state', 'procesing');
+      const reads = [
+        ['status', config],
+        ['status', config, '7.0.8'],
+        ['why', config, '7.0.8', 'L2', '300001'],
+        ['passes', config],
+        ['locks', config],
+        ['locks', 'release', config, 'PCA', '--validto', '300012'],
+        ['retry', config, '7.0.8', '--run', '300001', '--yes'],
+        ['cancel', config, '7.0.8', '--run', '300001', '-m', 'Processing', '--yes'],
+        ['reprocess', 'resume', config, 'sub_2026-12-05T18-54-45Z_cb3a'],
+        ['serve', config, '--port', '0'],
+      ];
+      for (const args of reads) {
+        const result = await runCli(args);
+        expect(result.code, `${args.join(' ')}\n${result.stderr}`).to.equal(2);
+        expect(result.stderr.split('\n'), args.join(' ')).to.deep.equal([
+          ` ›   Error: no processing database at ${processing} (processing.path in config ${config}); nothing was created`,
+          ' ›   Try this:',
+          ` ›     * If the path is mistyped, correct processing.path in ${config}`,
+          ` ›     * To create the databases: oproc init ${config}`,
+          '',
+        ]);
+        expect(await tree(), args.join(' ')).to.deep.equal(['site.json']);
+      }
+      const tags = await runCli(['ratdb', 'tags', config]);
+      expect(tags.code).to.equal(2);
+      expect(tags.stderr).to.include(
+        `Error: no ratdb database at ${path.join(temp.dir, 'state', 'ratbd')} (ratdb.path in config ${config}); nothing was created`,
+      );
+      // modules reads only the processing information: it works, and opens no database.
+      const modules = await runCli(['modules', config, '7.0.8']);
+      expect(modules.code, modules.stderr).to.equal(0);
+      expect(await tree()).to.deep.equal(['site.json']);
     });
   });
 });
