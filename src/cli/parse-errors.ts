@@ -61,6 +61,17 @@ export function explainParseError(
   config: Config,
   id: string | undefined,
 ): Errors.CLIError | undefined {
+  const explained = explain(error, command, config, id);
+  // exitCode too: under --json oclif takes the exit code from it, not from `oclif.exit`.
+  return explained && Object.assign(explained, { exitCode: ExitCode.Usage });
+}
+
+function explain(
+  error: Error,
+  command: Command.Class,
+  config: Config,
+  id: string | undefined,
+): Errors.CLIError | undefined {
   const kind = error.constructor.name;
   const parsed = error as ParseError;
   const invocation = `${config.bin}${id ? ` ${toConfiguredId(id, config)}` : ''}`;

@@ -206,6 +206,10 @@ describe('messages', () => {
       expect(json.code).to.equal(2);
       expect(json.stdout).to.equal('');
       expect(json.stderr).to.equal(' ›   Error: unknown flag --jsn (did you mean --json?)\n');
+      // Under --json too: the same words in the JSON error, and exit 2.
+      const underJson = await runCli(['status', 'demo/site.json', '--jsn', '--json']);
+      expect(underJson.code).to.equal(2);
+      expect(underJson.stdout).to.include('unknown flag --jsn (did you mean --json?)');
       const dry = await runCli([
         'reprocess',
         'one-shot',
