@@ -1,14 +1,17 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 
-import { Command, Errors, Help } from '@oclif/core';
+import { Command, Errors } from '@oclif/core';
 
 import {
   BackendRegistry,
   openDatabases,
   type DatabaseSelection,
   type Databases,
+  type OpenOptions,
 } from './backends/registry.js';
 import { isUnprinted, printError, writeMessage } from './cli/messages.js';
+import { explainParseError } from './cli/parse-errors.js';
 import { loadConfig, type OprocConfig } from './config/load.js';
 import { ExitCode, OprocError } from './errors.js';
 import { redact } from './util/mask.js';
@@ -53,6 +56,9 @@ export abstract class OprocCommand extends Command {
    */
   protected async loadConfig(file: string): Promise<OprocConfig> {
     if (existsSync(file)) return loadConfig(file);
+    // No settings file, no saved names: say the file is not there, and create no settings file (conf
+    // writes its defaults when opened). The name is conf's for configName "settings" (config/user.ts).
+    if (!existsSync(path.join(this.config.configDir, 'settings.json'))) return loadConfig(file);
     const { UserSettingsStore } = await import('./config/user.js');
     return loadConfig(new UserSettingsStore(this.config.configDir).resolve(file));
   }
@@ -61,9 +67,16 @@ export abstract class OprocCommand extends Command {
     return BackendRegistry.fromOclif(this.config);
   }
 
-  /** Opens the databases the command needs; they are closed when the command ends, however it ends. */
-  protected async openDatabases(config: OprocConfig, want?: DatabaseSelection): Promise<Databases> {
-    const databases = await openDatabases(await this.backends(), config, want);
+  /**
+   * Opens the databases the command needs; they are closed when the command ends, however it ends.
+   * A command that only reads passes `{ create: false }`: a database that is not there is an error.
+   */
+  protected async openDatabases(
+    config: OprocConfig,
+    want?: DatabaseSelection,
+    options?: OpenOptions,
+  ): Promise<Databases> {
+    const databases = await openDatabases(await this.backends(), config, want, options);
     this.openedDatabases.push(databases);
     return databases;
   }
@@ -103,7 +116,8 @@ export abstract class OprocCommand extends Command {
     // oclif's own errors (parse errors, exit requests) keep their exit codes; one already printed (by a command
     // this one ran) is passed on as it is.
     const ours = isUnprinted(error) && (error as { oclif?: unknown }).oclif === undefined;
-    let shown: Error = error;
+    // A mistyped flag or a missing argument: a short message, not the whole help.
+    let shown: Error = explainParseError(error, this.ctor, this.config, this.id) ?? error;
     if (ours) {
       // Ours: the message as written, masked. Anything else (a database gone for good, a bug): exit 1.
       const code = error instanceof OprocError ? error.exitCode : ExitCode.Partial;
@@ -118,19 +132,7 @@ export abstract class OprocCommand extends Command {
     if (this.jsonEnabled() || !isUnprinted(shown)) return super.catch(shown);
     // oclif would print it hard-wrapped at 80 columns: print it here, and let oclif take only the exit code.
     printError(shown);
-    if ((shown as { showHelp?: boolean }).showHelp) await this.showUsage();
     throw shown;
-  }
-
-  /** What oclif adds after a parse error (missing argument, unknown flag): the command's usage, on stderr. */
-  private async showUsage(): Promise<void> {
-    const options = {
-      ...this.config.pjson.oclif.helpOptions,
-      sections: ['flags', 'usage', 'arguments'],
-      sendToStderr: true,
-    };
-    process.stderr.write('\n');
-    await new Help(this.config, options).showHelp(process.argv.slice(2));
   }
 }
 

@@ -72,7 +72,7 @@ function addOnce<F>(map: Map<string, Registered<F>>, name: string, entry: Regist
   map.set(name, entry);
 }
 
-export const backendHelpers: Omit<BackendHelpers, 'configError'> = {
+export const backendHelpers: Omit<BackendHelpers, 'configError' | 'missingDatabase'> = {
   sqlRatdb,
   maskUrl,
   retry: (what, work) => withRetry(what, work),
@@ -82,16 +82,30 @@ export const backendHelpers: Omit<BackendHelpers, 'configError'> = {
   warn: (message) => process.stderr.write(`Warning: ${redact(message)}\n`),
 };
 
-function context(config: OprocConfig, role: DatabaseRole): BackendContext {
+/**
+ * An embedded database a read was pointed at is not there (a mistyped path, or `oproc init` not
+ * run): said so, with both ways out. The read has created nothing.
+ */
+export function missingDatabaseError(file: string, role: DatabaseRole, location: string): OprocError {
+  return usageError(
+    `no ${role} database at ${location} (${role}.path in config ${file}); nothing was created`,
+    `If the path is mistyped, correct ${role}.path in ${file}`,
+    `To create the databases: oproc init ${file}`,
+  );
+}
+
+function context(config: OprocConfig, role: DatabaseRole, create: boolean): BackendContext {
   const section = config[role];
   return {
     section,
     role,
     baseDir: config.baseDir,
     password: passwordSource(role, section),
+    create,
     helpers: {
       ...backendHelpers,
       configError: (key, problem) => configError(config.file, `${role}.${key}`, problem),
+      missingDatabase: (location) => missingDatabaseError(config.file, role, location),
     },
   };
 }
@@ -139,6 +153,11 @@ export interface Databases {
 
 export type DatabaseSelection = Partial<Record<DatabaseRole, boolean>>;
 
+export interface OpenOptions {
+  /** False for commands that only read: a database that is not there is an error, never created. Default true. */
+  create?: boolean;
+}
+
 /**
  * Opens the databases a command needs. Backends are checked before any is opened, so an unknown
  * backend name costs nothing; an unreachable server is reported with its masked address.
@@ -147,6 +166,7 @@ export async function openDatabases(
   registry: BackendRegistry,
   config: OprocConfig,
   want: DatabaseSelection = { processing: true, dataflow: true, ratdb: true },
+  { create = true }: OpenOptions = {},
 ): Promise<Databases> {
   const storeRoles = (['processing', 'dataflow'] as const).filter((role) => want[role]);
   const storeFactories = storeRoles.map((role) =>
@@ -165,7 +185,7 @@ export async function openDatabases(
       const key = identity(config[role], config.baseDir);
       let store = byIdentity.get(key);
       if (!store) {
-        store = await storeFactories[i]!(context(config, role)).catch((error: unknown) => {
+        store = await storeFactories[i]!(context(config, role, create)).catch((error: unknown) => {
           throw openError(role, config[role], error);
         });
         opened.push(store);
@@ -174,7 +194,7 @@ export async function openDatabases(
       result[role] = store;
     }
     if (ratdbFactory) {
-      const ratdb = await ratdbFactory(context(config, 'ratdb')).catch((error: unknown) => {
+      const ratdb = await ratdbFactory(context(config, 'ratdb', create)).catch((error: unknown) => {
         throw openError('ratdb', config.ratdb, error);
       });
       opened.push(ratdb);

@@ -259,6 +259,12 @@ export interface BackendContext<Section = Record<string, unknown>> {
   password(user: string): Promise<string>;
   /** Helpers the core lends to backends, so plugins need no runtime import of the core. */
   helpers: BackendHelpers;
+  /**
+   * False when the command only reads (status, why, passes, locks, serve): a database that is not
+   * there is an error, never created. An embedded backend then makes nothing (no folder, no lock
+   * file) and throws `helpers.missingDatabase(location)`. Undefined counts as true.
+   */
+  create?: boolean;
 }
 
 export interface SqlClient {
@@ -286,6 +292,8 @@ export interface BackendHelpers {
   warn(message: string): void;
   /** A config problem in this section (exit 2), e.g. `configError('url', 'is missing')`. */
   configError(key: string, problem: string): Error;
+  /** The embedded database of this section is not at `location` and the command may not create it (exit 2). */
+  missingDatabase(location: string): Error;
 }
 
 export type DocumentStoreFactory = (context: BackendContext) => Promise<DocumentStore>;

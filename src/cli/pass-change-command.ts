@@ -94,7 +94,7 @@ export abstract class PassChangeCommand extends OprocCommand {
     const catalog = await ModuleCatalog.load(this.config, config);
     if (catalog.ratvs().includes(typed.ratv))
       request.knownModules = Object.keys(catalog.forRatv(typed.ratv).processing_modules);
-    const db = await this.openDatabases(config, { processing: true });
+    const db = await this.openDatabases(config, { processing: true }, { create: false });
     const plan = await planPassChanges(db.processing, request);
     for (const w of plan.warnings) this.warn(`skipped document ${w.id}: ${w.problem}`);
     const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));

@@ -65,7 +65,7 @@ export default class Passes extends OprocCommand {
     const statuses = parseStatuses(listOf(flags.status));
     const source = await passSource(flags);
     const config = await this.loadConfig(args.config);
-    const db = await this.openDatabases(config, { processing: true });
+    const db = await this.openDatabases(config, { processing: true }, { create: false });
     const modules = listOf(flags.module);
     const listing = await listPasses(db.processing, {
       source,

@@ -59,7 +59,7 @@ export default class Serve extends OprocCommand {
     if (flags.host.trim() === '') throw usageError('--host is empty');
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
-    const db = await this.openDatabases(config);
+    const db = await this.openDatabases(config, undefined, { create: false });
     if (!loopback.test(flags.host)) {
       this.warn(`listening on ${flags.host}: the page is visible to other machines (it is read-only)`);
     }

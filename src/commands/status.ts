@@ -6,6 +6,7 @@ import { ModuleCatalog } from '../modules/catalog.js';
 import { insightContext } from '../operations/insight.js';
 import { statusLines, statusTables } from '../operations/insight-format.js';
 import { readStatus, type StatusReport } from '../operations/status.js';
+import { messageWidth } from '../cli/messages.js';
 import { whoAmI } from '../cli/submission-command.js';
 
 export default class Status extends OprocCommand {
@@ -42,10 +43,13 @@ export default class Status extends OprocCommand {
     const { args } = await this.parse(Status);
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
-    const db = await this.openDatabases(config);
+    const db = await this.openDatabases(config, undefined, { create: false });
     const report = await readStatus(insightContext(db, config, catalog, whoAmI()), { ratv: args.ratv });
     if (!this.jsonEnabled()) {
-      const lines = process.stdout.isTTY ? statusTables(report) : statusLines(report);
+      // Tables fit the terminal's width (OCLIF_COLUMNS when set, as for messages); off one, plain lines.
+      const lines = process.stdout.isTTY
+        ? statusTables(report, messageWidth(process.stdout) ?? 80)
+        : statusLines(report);
       for (const line of lines) this.log(line);
     }
     process.exitCode = report.stale ? ExitCode.Partial : ExitCode.Ok;

@@ -52,7 +52,7 @@ export default class Why extends OprocCommand {
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
     catalog.forRatv(args.ratv); // an unknown RAT version is a usage error before any database is opened
-    const db = await this.openDatabases(config);
+    const db = await this.openDatabases(config, undefined, { create: false });
     const report = await explainRun(insightContext(db, config, catalog, whoAmI()), {
       ratv: args.ratv,
       filetype,

@@ -75,9 +75,7 @@ export async function loadConfig(file: string): Promise<OprocConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(error);
-    throw usageError(`cannot read config ${file}: ${why}`);
+    throw usageError(`cannot read config ${file}: ${unreadable(error)}`);
   }
   const raw = parseConfigText(file, text);
   const parsed = configSchema.safeParse(raw);
@@ -104,6 +102,24 @@ export async function loadConfig(file: string): Promise<OprocConfig> {
       leaseSeconds: value.watch?.lease_seconds ?? 60,
     },
   };
+}
+
+/** Why a config file could not be read, in words (never a raw system error such as EISDIR). */
+function unreadable(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return 'it is a directory; CONFIG is a file (JSON or YAML)';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return (message ?? String(error)).replace(/^\w+: /, '');
+  }
 }
 
 function parseConfigText(file: string, text: string): unknown {

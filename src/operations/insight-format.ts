@@ -1,4 +1,6 @@
 /** How `oproc status` and `oproc why` print: tables on a terminal, plain lines otherwise. */
+import wrapAnsi from 'wrap-ansi';
+
 import type { StatusReport, WatcherStatus } from './status.js';
 import type { WhyReport } from './why.js';
 
@@ -16,6 +18,49 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)];
 }
 
+/** A line wrapped at spaces to `width`, its continuations indented two more; a longer word stays whole. */
+function wrapIndented(line: string, width: number): string[] {
+  const indent = /^\s*/.exec(line)?.[0] ?? '';
+  if (line.length <= width) return [line];
+  const room = Math.max(width - indent.length - 2, 20);
+  const [first, ...rest] = wrapAnsi(line.slice(indent.length), room + 2, { hard: false, trim: true }).split(
+    '\n',
+  );
+  const more = rest.length ? wrapAnsi(rest.join(' '), room, { hard: false, trim: true }).split('\n') : [];
+  return [`${indent}${first}`, ...more.map((part) => `${indent}  ${part}`)];
+}
+
+/**
+ * A table that fits in `width` columns; when it would not, each row as one record instead: the
+ * first cell, then "column value" pieces, a piece never split across lines unless it alone is too
+ * long (then at spaces).
+ */
+export function fitTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  width: number,
+): string[] {
+  const natural = table(header, rows);
+  if (natural.every((line) => line.length <= width)) return natural;
+  return rows.flatMap((row) => {
+    const pieces = row.slice(1).map((cell, i) => `${header[i + 1]!.toLowerCase()} ${cell}`);
+    const lines: string[] = [];
+    let current = `${row[0] ?? ''}:`;
+    for (const [i, piece] of pieces.entries()) {
+      const text = `${piece}${i < pieces.length - 1 ? ',' : ''}`;
+      if (current.length + 1 + text.length <= width) current += ` ${text}`;
+      else {
+        lines.push(current);
+        const parts = wrapAnsi(text, width - 2, { hard: false, trim: true }).split('\n');
+        lines.push(...parts.slice(0, -1).map((part) => `  ${part}`));
+        current = `  ${parts.at(-1)!}`;
+      }
+    }
+    lines.push(current);
+    return lines;
+  });
+}
+
 function age(watcher: WatcherStatus): string {
   return watcher.heartbeat_age_seconds === null ? '-' : `${watcher.heartbeat_age_seconds} s`;
 }
@@ -24,8 +69,8 @@ function backlogText(watcher: WatcherStatus): string {
   return `${watcher.backlog}${watcher.backlog_capped ? '+' : ''}`;
 }
 
-/** Status as tables, for a terminal. */
-export function statusTables(report: StatusReport): string[] {
+/** Status as tables, for a terminal `width` columns wide: tables that would not fit become records, long lines wrap. */
+export function statusTables(report: StatusReport, width = 80): string[] {
   const out: string[] = [];
   for (const r of report.ratvs) {
     out.push(`RAT ${r.ratv}`);
@@ -47,7 +92,7 @@ export function statusTables(report: StatusReport): string[] {
           ...statuses.map((s) => String(r.passes[which][m]?.[s] ?? 0)),
         ]),
       );
-      out.push(...table(['MODULE', 'PASSES', ...statuses], rows).map((l) => `  ${l}`));
+      out.push(...fitTable(['MODULE', 'PASSES', ...statuses], rows, width - 2).map((l) => `  ${l}`));
     }
     const recent = r.handled_per_day.filter((d) => d.passes > 0);
     const total = recent.reduce((n, d) => n + d.runs, 0);
@@ -66,9 +111,10 @@ export function statusTables(report: StatusReport): string[] {
         w.done ? 'done' : w.stale ? `STALE: ${w.stale_reason}` : 'ok',
       ]);
       out.push(
-        ...table(
+        ...fitTable(
           ['WATCHER', 'LAST RUN', 'NEWEST COMPLETE', 'BACKLOG', 'HOLDER', 'HEARTBEAT', 'HEALTH'],
           rows,
+          width - 2,
         ).map((l) => `  ${l}`),
       );
       for (const w of r.watchers)
@@ -82,7 +128,7 @@ export function statusTables(report: StatusReport): string[] {
   if (report.submissions.length === 0) out.push('No submissions.');
   else
     out.push(
-      ...table(
+      ...fitTable(
         ['SUBMISSION', 'MODE', 'RATV', 'FILETYPE', 'RUNS', 'DONE', 'STARTED', 'FINISHED'],
         report.submissions.map((s) => [
           s.id,
@@ -94,9 +140,10 @@ export function statusTables(report: StatusReport): string[] {
           when(s.started),
           when(s.finished),
         ]),
+        width,
       ),
     );
-  return out;
+  return out.flatMap((line) => wrapIndented(line, width));
 }
 
 function lockLines(report: StatusReport): string[] {

@@ -265,7 +265,9 @@ for (const backend of backends) {
 
       const none = await oproc('dataflow', 'import', config);
       expect(none.code).to.equal(2);
-      expect(oneLine(none.stderr)).to.include('no FILE given');
+      expect(oneLine(none.stderr)).to.include(
+        'Error: missing argument FILE (JSON or NDJSON file(s) of data-flow documents) Usage: oproc dataflow import CONFIG FILE...',
+      );
     });
 
     it('writes a file bigger than one chunk completely', async () => {

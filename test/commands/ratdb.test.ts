@@ -255,6 +255,8 @@ for (const backend of backends) {
     });
 
     it('a bad tag name or --at time is refused with exit 2 before anything is written', async function () {
+      // The RATDB exists (tags, a read, creates no embedded database), and holds no tag.
+      await (await site.open()).close();
       const badName = await oproc(['ratdb', 'tag', site.config, 'water physics']);
       expect(badName.code).to.equal(2);
       expect(badName.stderr).to.include('tag name "water physics" is not valid');

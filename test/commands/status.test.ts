@@ -23,9 +23,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const modules = ['Processing', 'Analysis', 'Calibration'];
 
 /** Runs the CLI on a pseudo-terminal (util-linux `script`), as a shifter would; returns its exit code and text. */
-function onTerminal(args: readonly string[]): Promise<{ code: number; output: string }> {
+function onTerminal(args: readonly string[], columns = 160): Promise<{ code: number; output: string }> {
   const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
-  const command = `stty cols 160 rows 40; ${[process.execPath, path.join(root, 'bin', 'run.js'), ...args].map(quote).join(' ')}`;
+  const command = `stty cols ${columns} rows 40; ${[process.execPath, path.join(root, 'bin', 'run.js'), ...args].map(quote).join(' ')}`;
   return new Promise((resolve, reject) => {
     execFile(
       'script',
@@ -234,6 +234,25 @@ for (const kind of commandKinds) {
       );
       expect(output).to.match(/^Calibration lock PCA: run 300002, holding later runs/m);
       expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
+    });
+
+    it('on an 80-column terminal every line fits: the watcher, too wide for a table row, is a record', async () => {
+      await setLease(1, leaseSeconds);
+      const { code, output } = await onTerminal(['status', s.config, s.ratv], 80);
+      expect(code, output).to.equal(0);
+      const lines = output.trimEnd().split('\n');
+      for (const line of lines) expect(line.length, `${line}\n\n${output}`).to.be.at.most(80);
+      // The narrow table stays a table; the watcher's fields come as "column value", none split.
+      expect(output).to.match(/^ {2}MODULE +PASSES +completed +failed +waiting$/m);
+      expect(output).not.to.match(/^ {2}WATCHER +LAST RUN/m);
+      const watcher = lines.slice(lines.findIndex((l) => l.startsWith('  watch_9.9.0_L2:'))).join('\n');
+      expect(watcher).to.match(
+        /^ {2}watch_9\.9\.0_L2: last run 300002, newest complete 300004, backlog 2,\n {4}holder shifter@grid-host pid 4242 abc123, heartbeat \d+ s, health ok\n/,
+      );
+      expect(output).to.match(/^ {4}watch_9\.9\.0_L2 run 300003: held: PCA/m);
+      expect(output).to.match(
+        /^sub_\S+: mode one-shot, ratv 9\.9\.0, filetype L2, runs 1,\n {2}done 1, started /m,
+      );
     });
 
     it('without RATV shows every RAT version with passes, in version order', async () => {

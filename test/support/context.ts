@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { backendHelpers } from '../../src/backends/registry.js';
+import { backendHelpers, missingDatabaseError } from '../../src/backends/registry.js';
 import type { BackendContext } from '../../src/backends/types.js';
 import { configError } from '../../src/config/load.js';
 
@@ -24,6 +24,7 @@ export function backendContext(
     helpers: {
       ...backendHelpers,
       configError: (key, problem) => configError('test-config', `${role}.${key}`, problem),
+      missingDatabase: (location) => missingDatabaseError('test-config', role, location),
     },
   };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -41,9 +42,14 @@ function sqlClient(db: PGlite, release: () => void): SqlClient {
   };
 }
 
-/** Opens (creating if needed) the embedded RATDB; one process at a time, guarded by a lock file. */
+/**
+ * Opens (creating if needed, unless the command only reads) the embedded RATDB; one process at a
+ * time, guarded by a lock file.
+ */
 export async function openPgliteRatdb(context: BackendContext): Promise<Ratdb> {
   const dataDir = dataDirectory(context);
+  // A read creates nothing: no data directory, no parent folders, no lock file.
+  if (context.create === false && !existsSync(dataDir)) throw context.helpers.missingDatabase(dataDir);
   // PGlite is single-user: a second process on the same directory could corrupt it, so lock first.
   const release = context.helpers.lockDirectory(dataDir, 'embedded PGlite RATDB');
   try {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -259,11 +260,14 @@ function readLocation(context: BackendContext): string {
 }
 
 /**
- * Opens (creating as needed) a PouchDB database on disk. It takes the directory's lock first, so a
- * second process gets a clear "in use" error instead of a corrupted database.
+ * Opens (creating as needed, unless the command only reads) a PouchDB database on disk. It takes
+ * the directory's lock first, so a second process gets a clear "in use" error instead of a
+ * corrupted database.
  */
 export async function openPouchStore(context: BackendContext): Promise<DocumentStore> {
   const location = readLocation(context);
+  // A read creates nothing: no database folder, no parent folders, no lock file.
+  if (context.create === false && !existsSync(location)) throw context.helpers.missingDatabase(location);
   await mkdir(path.dirname(location), { recursive: true });
   const release = context.helpers.lockDirectory(location, 'embedded PouchDB database');
   let db: Database | undefined;

@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 
 import { OprocCommand } from '../../base-command.js';
-import { usageError } from '../../errors.js';
 import { dataflowDesign } from '../../engine/design.js';
 import { importDataflow, readDataflowFiles, type ImportCounts } from '../../dataflow/import.js';
 
@@ -24,19 +23,18 @@ export default class DataflowImport extends OprocCommand {
     '<%= config.bin %> <%= command.id %> site.json dataflow.json',
     '<%= config.bin %> <%= command.id %> site.json files-300000.ndjson files-300100.ndjson --json',
   ];
-  // Any number of files after CONFIG: the argument list is read whole, and the usage line says so.
-  static override strict = false;
-  static override usage = '<%= command.id %> CONFIG FILE... [--json]';
   static override args = {
     config: Args.string({ description: 'Config file (JSON or YAML)', required: true }),
-    file: Args.string({ description: 'JSON or NDJSON file(s) of data-flow documents' }),
+    file: Args.string({
+      description: 'JSON or NDJSON file(s) of data-flow documents',
+      required: true,
+      multiple: true,
+    }),
   };
 
   async run(): Promise<DataflowImportResult> {
-    const { args, argv } = await this.parse(DataflowImport);
-    const files = (argv as string[]).slice(1);
-    if (files.length === 0)
-      throw usageError('no FILE given: name at least one JSON file of data-flow documents');
+    const { args } = await this.parse(DataflowImport);
+    const files = args.file;
     const config = await this.loadConfig(args.config);
     const documents = await readDataflowFiles(files);
     const db = await this.openDatabases(config, { dataflow: true });

@@ -30,7 +30,7 @@ export default class Locks extends OprocCommand {
   async run(): Promise<LocksResult> {
     const { args } = await this.parse(Locks);
     const config = await this.loadConfig(args.config);
-    const db = await this.openDatabases(config, { processing: true });
+    const db = await this.openDatabases(config, { processing: true }, { create: false });
     const locks = await lockViews(db.processing);
     for (const lock of locks) this.log(describeLock(lock));
     return { locks };

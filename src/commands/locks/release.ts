@@ -42,7 +42,7 @@ export default class LocksRelease extends OprocCommand {
     const calibration = parseCalibration(args.cal);
     const validto = parseRun(flags.validto, '--validto');
     const config = await this.loadConfig(args.config);
-    const db = await this.openDatabases(config, { processing: true });
+    const db = await this.openDatabases(config, { processing: true }, { create: false });
     const released = await releaseLock(db.processing, calibration, validto, whoAmI(), new Date());
     const lock = viewOf(calibration, released);
     this.log(`Released the ${calibration} calibration lock.`);

@@ -18,17 +18,14 @@ export default class RatdbLoad extends OprocCommand {
     '<%= config.bin %> <%= command.id %> site.json run.ratdb daq_run_level.ratdb pmt_dqxx.ratdb',
     '<%= config.bin %> <%= command.id %> site.json ratdb/*.ratdb --json',
   ];
-  // Any number of files: the argument list is read whole, and the usage line says so.
-  static override strict = false;
-  static override usage = '<%= command.id %> CONFIG FILE... [--json]';
   static override args = {
     config: Args.string({ description: 'Config file (JSON or YAML)', required: true }),
-    file: Args.string({ description: '.ratdb file(s) to load', required: true }),
+    file: Args.string({ description: '.ratdb file(s) to load', required: true, multiple: true }),
   };
 
   async run(): Promise<LoadResult> {
-    const { args, argv } = await this.parse(RatdbLoad);
-    const files = (argv as string[]).slice(1);
+    const { args } = await this.parse(RatdbLoad);
+    const files = args.file;
     const config = await this.loadConfig(args.config);
     // Every file is read and checked before the database is opened: a bad file costs nothing.
     const read = await readRatdbFiles(files);

@@ -18,7 +18,7 @@ export default class RatdbTags extends OprocCommand {
   async run(): Promise<TagsResult> {
     const { args } = await this.parse(RatdbTags);
     const config = await this.loadConfig(args.config);
-    const db = await this.openDatabases(config, { ratdb: true });
+    const db = await this.openDatabases(config, { ratdb: true }, { create: false });
     const tags = (await listTags(db.ratdb)).map((t) => ({
       name: t.name,
       timestamp: t.timestamp.toISOString(),

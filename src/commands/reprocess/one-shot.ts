@@ -7,20 +7,19 @@ import { parseRun } from '../../engine/runlist.js';
 
 export default class ReprocessOneShot extends ReprocessCommand {
   static override summary = 'Create a new pass for each run given (the original -1).';
-  static override strict = false;
   static override description = exitCodesHelp;
   static override examples = [
     '<%= config.bin %> <%= command.id %> site.json 7.0.8 L2 300050 300052 300060 -N Processing',
   ];
   static override args = {
     ...submissionArgs,
-    runs: Args.string({ description: 'Runs (one or more)', required: true }),
+    // Only RUNS repeats: `CONFIG RATV FILETYPE RUNS...`.
+    runs: Args.string({ description: 'Run numbers, one or more', required: true, multiple: true }),
   };
   protected readonly mode = 'one-shot';
 
-  protected async source(): Promise<RunSource> {
-    const { argv } = await this.parse(ReprocessOneShot);
-    const runs = (argv as string[]).slice(3).map((text) => parseRun(text, 'RUN'));
+  protected async source(args: Record<string, unknown>): Promise<RunSource> {
+    const runs = (args.runs as string[]).map((text) => parseRun(text, 'RUN'));
     return { kind: 'list', runs };
   }
 }

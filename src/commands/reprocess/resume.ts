@@ -27,7 +27,7 @@ export default class ReprocessResume extends OprocCommand {
     const { args } = await this.parse(ReprocessResume);
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
-    const db = await this.openDatabases(config);
+    const db = await this.openDatabases(config, undefined, { create: false });
     const id = args.submission.replace(/^submission_/, '');
     const journal = (await db.processing.getMany([ids.submission(id)])).get(ids.submission(id));
     if (!journal || journal.type !== 'submission')
