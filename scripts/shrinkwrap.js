@@ -139,9 +139,11 @@ export function shrinkwrap(manifest, lock) {
   };
 }
 
+/** `node scripts/shrinkwrap.js [OUT]`: writes the root's npm-shrinkwrap.json, or OUT. */
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const read = (file) => JSON.parse(readFileSync(path.join(root, file), 'utf8'));
+  const out = process.argv[2] ?? path.join(root, 'npm-shrinkwrap.json');
   const result = shrinkwrap(read('package.json'), read('package-lock.json'));
-  writeFileSync(path.join(root, 'npm-shrinkwrap.json'), JSON.stringify(result, null, 2) + '\n');
-  console.log(`npm-shrinkwrap.json: ${Object.keys(result.packages).length - 1} packages`);
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`${path.basename(out)}: ${Object.keys(result.packages).length - 1} packages`);
 }
