@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -9,6 +9,7 @@ import type { StoredDocument } from '../src/backends/types.js';
 import type { StatusReport } from '../src/operations/status.js';
 import type { WhyReport } from '../src/operations/why.js';
 import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
+import { commandFor } from '../src/demo/run.js';
 import { browserOrSkip, pageCounts, startBrowser } from './support/browser.js';
 import { json, oneLine, runCli, type CliResult } from './support/cli.js';
 import { backendContext, tempDir } from './support/context.js';
@@ -266,5 +267,36 @@ describe('oproc demo DIR (the built CLI, as installed: npm run demo runs it too)
     expect(docs.has('job_300027_Processing'), 'run 300027 has no L2 files').to.equal(false);
     expect(passNumbers(docs.get('job_300030_Processing'))).to.deep.equal([0]);
     expect(passNumbers(docs.get('job_300034_Analysis'))).to.deep.equal([0]);
+  });
+});
+
+describe('oproc demo prints each command as the user runs oproc', () => {
+  let temp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (temp = await tempDir('oproc-demo-bin-')));
+  after(() => temp.remove());
+
+  /** A folder on PATH holding `oproc`, a link to this package's bin as npm makes it. */
+  async function binFolder(...parts: string[]): Promise<string> {
+    const folder = path.join(temp.dir, ...parts);
+    await mkdir(folder, { recursive: true });
+    await symlink(path.join(root, 'bin', 'run.js'), path.join(folder, 'oproc'));
+    return folder;
+  }
+
+  it('installed (npm install -g, npm link): oproc', async () => {
+    const global = await binFolder('prefix', 'bin');
+    expect(commandFor('oproc', root, root, { PATH: `/usr/bin${path.delimiter}${global}` })).to.equal('oproc');
+  });
+
+  it('only in a node_modules/.bin (npx oproc, an npm script): npx oproc', async () => {
+    const local = await binFolder('project', 'node_modules', '.bin');
+    expect(commandFor('oproc', root, root, { PATH: local })).to.equal('npx oproc');
+  });
+
+  it('not on PATH (a clone): node and the bin, relative inside the folder the user is in, else absolute', () => {
+    expect(commandFor('oproc', root, root, { PATH: '/usr/bin' })).to.equal('node bin/run.js');
+    expect(commandFor('offline_processing', root, path.join(root, 'demo'), { PATH: '' })).to.equal(
+      `node ${path.join(root, 'bin', 'offline_processing.js')}`,
+    );
   });
 });

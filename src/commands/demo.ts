@@ -26,7 +26,7 @@ export default class Demo extends OprocCommand {
   static override enableJsonFlag = false;
   static override args = {
     dir: Args.string({
-      description: 'Folder for the demo (default: oproc-demo in the current folder, or $OPROC_DEMO_DIR)',
+      description: 'Folder for the demo (default: $OPROC_DEMO_DIR, else oproc-demo in the current folder)',
       required: false,
     }),
   };

@@ -56,17 +56,23 @@ const binFiles: Record<DemoBin, string> = {
 
 /**
  * How the user runs `bin` as printed: its name when that name on PATH is this package's bin (an
- * installed or linked CLI), `npx NAME` under npx, else `node PATH/TO/bin/FILE` (a clone).
+ * installed or linked CLI); `npx NAME` when it is on PATH only from a node_modules/.bin (npx, an
+ * npm script); else `node PATH/TO/bin/FILE` (a clone).
  */
 export function commandFor(bin: DemoBin, packageRoot: string, cwd: string, env: NodeJS.ProcessEnv): string {
   const file = path.join(packageRoot, binFiles[bin]);
-  if (env.npm_command === 'exec') return `npx ${bin}`;
   const real = realOrUndefined(file);
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, bin);
-    if (real !== undefined && realOrUndefined(candidate) === real) return bin;
-  }
+  const onPath = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((dir) => dir !== '' && real !== undefined && realOrUndefined(path.join(dir, bin)) === real);
+  if (onPath.some((dir) => !isLocalBin(dir))) return bin;
+  if (onPath.length > 0) return `npx ${bin}`;
   return `node ${shownFrom(cwd, file)}`;
+}
+
+/** A project's node_modules/.bin (or npx's cache of one): on PATH only under npm. */
+function isLocalBin(dir: string): boolean {
+  return path.basename(dir) === '.bin' && path.basename(path.dirname(dir)) === 'node_modules';
 }
 
 function realOrUndefined(file: string): string | undefined {

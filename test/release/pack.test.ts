@@ -28,6 +28,7 @@ interface Manifest {
   publishConfig?: { access?: string };
   dependencies?: Record<string, string>;
   engines?: { node?: string };
+  overrides?: Record<string, string>;
 }
 
 interface LockEntry {
@@ -123,6 +124,8 @@ describe('the published packages (npm pack --dry-run, package.json)', function (
     for (const file of Object.values(cli.bin!))
       expect(existsSync(path.join(root, file)), file).to.equal(true);
     expect(cli.files).to.include('npm-shrinkwrap.json');
+    // The override reaches users whether or not their registry marks the shrinkwrap for npm.
+    expect(cli.dependencies?.['light-my-request']).to.equal(cli.overrides?.['light-my-request']);
     for (const m of manifests) {
       expect(m.license, m.name).to.equal('MIT');
       expect(m.repository?.url, m.name).to.be.a('string');

@@ -222,13 +222,20 @@ async function size(dir: string): Promise<number> {
         env: userEnv,
       });
       expect(legacy.code, legacy.stderr).to.equal(0);
+      // The root's override, as a direct dependency: light-my-request 6.6, whose cookie is 1.x.
       const lightMyRequest = JSON.parse(
-        await readFile(
-          path.join(installed, 'node_modules', 'fastify', 'node_modules', 'light-my-request', 'package.json'),
-          'utf8',
-        ),
+        await readFile(path.join(installed, 'node_modules', 'light-my-request', 'package.json'), 'utf8'),
       ) as { version: string };
       expect(lightMyRequest.version).to.equal('6.6.0');
+      const cookies = (await readdir(installed, { recursive: true })).filter((f) =>
+        f.endsWith(`node_modules${path.sep}cookie${path.sep}package.json`),
+      );
+      for (const file of cookies) {
+        const { version: v } = JSON.parse(await readFile(path.join(installed, file), 'utf8')) as {
+          version: string;
+        };
+        expect(v, file).to.not.match(/^2\./);
+      }
     });
 
     it('oproc demo runs in an empty folder, printing commands as typed with the installed oproc', async () => {
