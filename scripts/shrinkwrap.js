@@ -3,7 +3,8 @@
  * Writes npm-shrinkwrap.json for the published `oproc` package from package-lock.json (run by
  * `prepack`, removed by `postpack`), so `npm install -g oproc` gets the tree the repository's lock
  * file pins, overrides included: npm ignores a dependency's package-lock.json and its `overrides`,
- * but follows a published npm-shrinkwrap.json.
+ * but follows a published npm-shrinkwrap.json where the registry marks the version as having one
+ * (`_hasShrinkwrap`; Verdaccio 6.8 does not): the override that matters is also a direct dependency.
  *
  * The lock file is the workspace's: its workspace packages are `link` entries to folders
  * (`plugins/couchdb`). In the shrinkwrap they become plain registry dependencies at the version
