@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 import { expect } from 'chai';
 
@@ -8,8 +9,9 @@ import type { StoredDocument } from '../src/backends/types.js';
 import type { StatusReport } from '../src/operations/status.js';
 import type { WhyReport } from '../src/operations/why.js';
 import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
+import { commandFor } from '../src/demo/run.js';
 import { browserOrSkip, pageCounts, startBrowser } from './support/browser.js';
-import { json, runCli } from './support/cli.js';
+import { json, oneLine, runCli, type CliResult } from './support/cli.js';
 import { backendContext, tempDir } from './support/context.js';
 import { startServe } from './support/serve.js';
 
@@ -25,36 +27,37 @@ async function builtCommands(): Promise<Set<string>> {
   return new Set(Object.keys(manifest.commands));
 }
 
-/** Runs the demo as `npm run demo` does (after the build), with its databases in `dir`. */
-function runDemo(dir: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'demo/run-demo.js')], {
-      cwd: root,
-      env: { ...process.env, OPROC_DEMO_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
+/** Every file and folder under `dir`, relative to it. */
+async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).sort();
 }
 
-describe('npm run demo', function () {
+describe('oproc demo DIR (the built CLI, as installed: npm run demo runs it too)', function () {
   this.timeout(300_000);
+  /** Where the user is: it holds the demo's folder `demo` and an empty home. */
+  let cwd: string;
   let dir: string;
+  let home: string;
   let remove: () => Promise<void>;
-  let result: { code: number | null; output: string };
+  let result: CliResult;
   let commands: Set<string>;
+  /** The user's environment, with HOME and oclif's folders unset: anything written there shows. */
+  let env: NodeJS.ProcessEnv;
 
-  before(async () => {
-    ({ dir, remove } = await tempDir('oproc-demo-'));
+  before(async function () {
+    // Twenty steps, each a new process loading the CLI: minutes on a busy machine.
+    this.timeout(600_000);
+    ({ dir: cwd, remove } = await tempDir('oproc-demo-'));
+    dir = path.join(cwd, 'demo');
+    home = path.join(cwd, 'home');
+    await mkdir(home);
+    env = { HOME: home, XDG_CONFIG_HOME: '', XDG_CACHE_HOME: '', XDG_DATA_HOME: '' };
+    for (const name of ['OPROC_CONFIG_DIR', 'OPROC_CACHE_DIR', 'OPROC_DATA_DIR', 'OPROC_DEMO_DIR'])
+      env[name] = '';
     commands = await builtCommands();
-    result = await runDemo(dir);
+    result = await runCli(['demo', 'demo'], { cwd, env });
   });
   after(() => remove());
-
   /** Job documents of the demo's processing database, by id. */
   async function jobs(ids: string[]): Promise<Map<string, StoredDocument>> {
     const factory = (await pouchdbBackends()).documentStores?.pouchdb;
@@ -69,14 +72,63 @@ describe('npm run demo', function () {
     }
   }
 
+  const output = () => result.stdout + result.stderr;
+
   const passNumbers = (doc: StoredDocument | undefined) =>
     ((doc?.passes as { pass: number }[] | undefined) ?? []).map((p) => p.pass);
 
   it('runs every step to the end and says where the databases are', () => {
-    expect(result.code, result.output).to.equal(0);
-    expect(result.output).to.include('── Done');
-    expect(result.output).to.include(`RATDB (PGlite):`);
-    expect(result.output).to.not.include('demo stopped');
+    expect(result.code, output()).to.equal(0);
+    expect(result.stdout).to.include('── Done');
+    expect(result.stdout).to.include('RATDB (PGlite):                     demo/ratdb');
+    expect(output()).to.not.include('demo stopped');
+  });
+
+  it('writes into DIR only: nothing in the home folder, nothing else in the current folder', async () => {
+    expect(await tree(home)).to.deep.equal([]);
+    expect(await readdir(cwd)).to.have.members(['demo', 'home']);
+    const written = await tree(dir);
+    expect(written).to.include.members([
+      '.oproc-demo',
+      'site.json',
+      'processing_information.example.json',
+      'data/dataflow.json',
+      'data/ratdb/run.ratdb',
+      'demo.exactly',
+      'processing',
+      'ratdb',
+    ]);
+  });
+
+  it('prints each step as a command that runs as printed, from where the demo was started', async () => {
+    const bin = path.relative(cwd, path.join(root, 'bin', 'run.js'));
+    const shown = `node ${bin.startsWith('..') ? path.join(root, 'bin', 'run.js') : bin}`;
+    const line = result.stdout.split('\n').find((l) => l.includes(' passes demo/site.json --exactly '));
+    expect(line).to.equal(`   $ ${shown} passes demo/site.json --exactly demo/demo.exactly`);
+    const again = await promisify(execFile)('sh', ['-c', line!.replace(/^ +\$ /, '')], {
+      cwd,
+      env: { ...process.env, ...env },
+    });
+    expect(again.stdout.trim().split('\n')).to.have.length(12);
+    expect(result.stdout).to.match(
+      /^ {5}node .*bin\/run\.js demo demo {3}\(starts again from empty databases\)$/m,
+    );
+  });
+
+  it('refuses a folder it did not make, naming it, and writes nothing (exit 2)', async () => {
+    const other = path.join(cwd, 'home', 'mine');
+    await mkdir(other);
+    await writeFile(path.join(other, 'notes.txt'), 'mine\n');
+    const refused = await runCli(['demo'], {
+      cwd: path.join(cwd, 'home'),
+      env: { ...env, OPROC_DEMO_DIR: 'mine' },
+    });
+    expect(refused.code).to.equal(2);
+    expect(oneLine(refused.stderr)).to.include(
+      'mine exists and was not made by the demo; nothing was written',
+    );
+    expect(await readdir(other)).to.deep.equal(['notes.txt']);
+    await rm(other, { recursive: true });
   });
 
   it("takes its processing information from the demo's example file, which says it is an example", async () => {
@@ -84,23 +136,31 @@ describe('npm run demo', function () {
       processing_information?: unknown;
     };
     expect(site.processing_information).to.equal('processing_information.example.json');
+    const written = JSON.parse(await readFile(path.join(dir, 'site.json'), 'utf8')) as {
+      processing_information?: unknown;
+      module_plugins?: unknown;
+    };
+    expect(written).to.deep.include({
+      processing_information: 'processing_information.example.json',
+      module_plugins: [],
+    });
     const info = JSON.parse(
       await readFile(path.join(root, 'demo', 'processing_information.example.json'), 'utf8'),
     ) as { ratv: string; description?: string }[];
     expect(info.map((i) => i.ratv)).to.deep.equal(['7.0.8', '7.0.15']);
     for (const entry of info) expect(entry.description).to.match(/^Example processing information/);
-    expect(result.output).to.match(
+    expect(output()).to.match(
       /^Processing +sub_run +mac\/processing\/processing\.mac .* demo\/processing_information\.example\.json$/m,
     );
   });
 
   it('imports the demo data set', () => {
-    expect(result.output).to.match(/data-flow import into .*: 322 new, 0 updated, 0 unchanged/);
+    expect(output()).to.match(/data-flow import into .*: 322 new, 0 updated, 0 unchanged/);
   });
 
   it('reprocessing runs 300001–300004 and the original command line create the passes in the outlist', async function () {
     if (!commands.has('reprocess:range') || !commands.has('legacy')) this.skip();
-    expect(result.output).to.include('The reprocessing steps created 12 passes');
+    expect(output()).to.include('The reprocessing steps created 12 passes');
     const outlist = await readFile(path.join(dir, 'demo.exactly'), 'utf8');
     const lines = outlist.trim().split('\n').sort();
     // Pass 0 is the watcher's; the TELLIE run 300003 has no Analysis; -1 300002 -N Processing adds pass 2.
@@ -138,7 +198,7 @@ describe('npm run demo', function () {
    */
   it("the status page shows the demo's passes, watcher, locks and held run, as status and why say", async function () {
     browserOrSkip(this);
-    expect(result.code, result.output).to.equal(0);
+    expect(result.code, output()).to.equal(0);
     const config = path.join(dir, 'site.json');
     const status = json<StatusReport>(await runCli(['status', config, '7.0.8', '--json']));
     const held = json<WhyReport>(await runCli(['why', config, '7.0.8', 'L2', String(heldRun), '--json']));
@@ -207,5 +267,36 @@ describe('npm run demo', function () {
     expect(docs.has('job_300027_Processing'), 'run 300027 has no L2 files').to.equal(false);
     expect(passNumbers(docs.get('job_300030_Processing'))).to.deep.equal([0]);
     expect(passNumbers(docs.get('job_300034_Analysis'))).to.deep.equal([0]);
+  });
+});
+
+describe('oproc demo prints each command as the user runs oproc', () => {
+  let temp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (temp = await tempDir('oproc-demo-bin-')));
+  after(() => temp.remove());
+
+  /** A folder on PATH holding `oproc`, a link to this package's bin as npm makes it. */
+  async function binFolder(...parts: string[]): Promise<string> {
+    const folder = path.join(temp.dir, ...parts);
+    await mkdir(folder, { recursive: true });
+    await symlink(path.join(root, 'bin', 'run.js'), path.join(folder, 'oproc'));
+    return folder;
+  }
+
+  it('installed (npm install -g, npm link): oproc', async () => {
+    const global = await binFolder('prefix', 'bin');
+    expect(commandFor('oproc', root, root, { PATH: `/usr/bin${path.delimiter}${global}` })).to.equal('oproc');
+  });
+
+  it('only in a node_modules/.bin (npx oproc, an npm script): npx oproc', async () => {
+    const local = await binFolder('project', 'node_modules', '.bin');
+    expect(commandFor('oproc', root, root, { PATH: local })).to.equal('npx oproc');
+  });
+
+  it('not on PATH (a clone): node and the bin, relative inside the folder the user is in, else absolute', () => {
+    expect(commandFor('oproc', root, root, { PATH: '/usr/bin' })).to.equal('node bin/run.js');
+    expect(commandFor('offline_processing', root, path.join(root, 'demo'), { PATH: '' })).to.equal(
+      `node ${path.join(root, 'bin', 'offline_processing.js')}`,
+    );
   });
 });
