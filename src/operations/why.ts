@@ -174,7 +174,7 @@ export async function explainRuns(
       if (!data.get(filetype)!.has(plan.run)) continue;
     }
     if (stop || lastRun === null || plan.run <= lastRun) continue;
-    const { held, locks: setting } = cutPlans([plan], false);
+    const { held, locks: setting } = cutPlans([plan], false, locks);
     if (setting.length)
       stop = `behind run ${plan.run}, a ${setting.map((l) => l.calibration).join(' and ')} calibration run whose lock will hold later runs`;
     else if (held) stop = `behind run ${plan.run}, held: ${held.reason}`;
@@ -197,6 +197,7 @@ export async function explainRuns(
       known,
       complete: completeness.complete,
       lock,
+      locks,
       plan,
       stopBefore: stopBefore.get(run),
       aheadNote:
@@ -232,7 +233,7 @@ export async function explainRuns(
       plan: {
         create: plan.modules.map((m) => m.module),
         skips: plan.skips,
-        sets_locks: cutPlans([plan], false).locks.map((l) => l.calibration),
+        sets_locks: cutPlans([plan], false, locks).locks.map((l) => l.calibration),
       },
       verdict_kind: kind,
       verdict,
@@ -318,6 +319,7 @@ function decide(input: {
   known: boolean;
   complete: boolean;
   lock: CalibrationLock | undefined;
+  locks: ReadonlyMap<Calibration, CalibrationLock>;
   plan: RunPlan;
   stopBefore: string | undefined;
   aheadNote: string;
@@ -338,7 +340,7 @@ function decide(input: {
   if (!input.complete)
     return { kind: 'waits', verdict: `waits: run ${run} is not complete (no later run, no run_end)` };
   if (input.stopBefore) return { kind: 'waits', verdict: `waits: ${input.stopBefore}` };
-  const { held, locks } = cutPlans([plan], false);
+  const { held, locks } = cutPlans([plan], false, input.locks);
   if (held && locks.length === 0) {
     const lacking = plan.tables.filter((t) => t.missing.length);
     const why = plan.skips.some((s) => s.kind === 'ratdb')

@@ -166,6 +166,58 @@ for (const kind of backendKinds) {
       expect(await passCount(300004)).to.equal(1);
     });
 
+    it('an L1 watcher following an L2 watcher over a released PCA run goes on, and sets nothing', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300000),
+        { run: 300001, types: ['PCA'] },
+        ...physicsRuns(300002, 300004),
+      ]);
+      json<WatchSummary>(await watchOnce('--json'));
+      const release = await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300001']);
+      expect(release.code, release.stderr).to.equal(0);
+      const lockId = ids.calibrationLock('PCA');
+      const released = (await s.docs([lockId])).get(lockId)!;
+
+      const l1 = await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once']);
+      expect(l1.code, l1.stdout + l1.stderr).to.equal(0);
+      expect(l1.stdout).not.to.match(/Held|calibration lock set/);
+      expect(await passCount(300003)).to.equal(1);
+      expect((await s.docs([lockId])).get(lockId), 'the released lock is left as it was').to.deep.equal(
+        released,
+      );
+    });
+
+    it('one PCA lock for every watcher: an L1 watcher meeting an earlier PCA run never moves the lock back', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300000),
+        { run: 300001, types: ['PCA'] },
+        ...physicsRuns(300002, 300002),
+        { run: 300003, types: ['PCA'] },
+        ...physicsRuns(300004, 300005),
+      ]);
+      json<WatchSummary>(await watchOnce('--json'));
+      await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300001']);
+      const l2 = json<WatchSummary>(await watchOnce('--json'));
+      expect(l2.locks_set).to.deep.equal([{ calibration: 'PCA', run: 300003 }]);
+
+      const l1 = json<WatchSummary>(
+        await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once', '--json']),
+      );
+      expect(l1.locks_set, 'it sets no lock').to.deep.equal([]);
+      expect(l1.held?.run, 'held by the lock that holds, at its run').to.equal(300003);
+      expect(l1.last_run).to.equal(300003);
+      const lockId = ids.calibrationLock('PCA');
+      expect((await s.docs([lockId])).get(lockId)).to.include({ run: 300003, locked: true, validto: null });
+      expect(await passCount(300004), 'no run after the holding lock').to.equal(0);
+
+      await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300003']);
+      const after = json<WatchSummary>(
+        await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once', '--json']),
+      );
+      expect(after.held).to.equal(null);
+      expect(after.created.map((c) => c.run)).to.include(300004);
+    });
+
     it('an ECA run (ECA + ECAPDST bits) sets the ECA lock; --testing-nocal neither honours nor sets locks', async () => {
       await s.addRuns([{ run: 300000, types: ['ECA', 'ECAPDST'] }, ...physicsRuns(300001, 300003)]);
       const ignoring = json<WatchSummary>(await watchOnce('--testing-nocal', '--json'));
