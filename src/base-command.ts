@@ -23,12 +23,15 @@ export abstract class OprocCommand extends Command {
 
   private openedDatabases: Databases[] = [];
   private readonly abort = new AbortController();
+  /** The signal that asked the command to stop, if one did. */
+  protected stoppedBySignal: NodeJS.Signals | undefined;
 
   /** SIGINT/SIGTERM: finish the batch in flight, record progress, then stop; a second signal stops at once. */
   protected stopOnSignals(): void {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      this.stoppedBySignal = signal;
       process.stderr.write(
         `\n${signal}: finishing the batch in flight, then stopping (again to stop at once)\n`,
       );

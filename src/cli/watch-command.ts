@@ -95,6 +95,8 @@ export abstract class WatchCommand extends SubmissionCommand {
         : new DataflowFeed(db.dataflow, (reason) =>
             this.warn(`${reason}: polling, a cycle every ${options.intervalSeconds} s`),
           );
+    // How the watcher stopped, written into the lease it releases; an error leaves 'error'.
+    let stopped = 'error';
     try {
       for (;;) {
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
@@ -142,9 +144,10 @@ export abstract class WatchCommand extends SubmissionCommand {
         }
         break;
       }
+      stopped = summary.stopped_by === 'signal' ? (this.stoppedBySignal ?? 'signal') : summary.stopped_by;
     } finally {
       clearInterval(heartbeat);
-      if (!lost) await lease?.release().catch(() => {});
+      if (!lost) await lease?.release(stopped).catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
     return summary;
@@ -164,6 +167,7 @@ export abstract class WatchCommand extends SubmissionCommand {
   ): Promise<boolean> {
     if (once) {
       const from = await lease.acquire();
+      // A released lease (its holder stopped on purpose) is free: taken without a word.
       if (from) this.logToStderr(`took over the lease ${lease.id} from ${describeHolder(from)}`);
       return true;
     }
@@ -182,8 +186,9 @@ export abstract class WatchCommand extends SubmissionCommand {
         );
       }
       if (attempt?.acquired) {
-        const from = holder ?? attempt.from;
-        if (from) {
+        const from = attempt.released ? undefined : (holder ?? attempt.from);
+        const previous = attempt.released ?? from;
+        if (previous) {
           const stored = (await db.processing.getMany([state]).catch(() => new Map())).get(state) as
             { last_run?: unknown } | undefined;
           const resume =
@@ -192,8 +197,11 @@ export abstract class WatchCommand extends SubmissionCommand {
             waitingSince === undefined
               ? ''
               : ` after ${((Date.now() - waitingSince) / 1000).toFixed(1)} s as a standby`;
+          const who = `${previous.holder}${previous.host ? ` (host ${previous.host})` : ''}`;
           this.logToStderr(
-            `took over the lease ${lease.id} from ${from.holder}${from.host ? ` (host ${from.host})` : ''}${waited}; resuming from ${state} ${resume}`,
+            from
+              ? `took over the lease ${lease.id} from ${who}${waited}; resuming from ${state} ${resume}`
+              : `took the lease ${lease.id}, released by ${who} at ${previous.released} (${previous.stopped})${waited}; resuming from ${state} ${resume}`,
           );
         }
         return true;

@@ -1,4 +1,5 @@
 /** How `oproc status` and `oproc why` print: tables on a terminal, plain lines otherwise. */
+import type { WatcherView } from './insight.js';
 import type { StatusReport, WatcherStatus } from './status.js';
 import type { WhyReport } from './why.js';
 
@@ -18,6 +19,20 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 function age(watcher: WatcherStatus): string {
   return watcher.heartbeat_age_seconds === null ? '-' : `${watcher.heartbeat_age_seconds} s`;
+}
+
+/** A watcher's health: done, stale (why), stopped (when, how), or ok. */
+export function health(watcher: WatcherView & { done: boolean }): string {
+  if (watcher.done) return 'done';
+  if (watcher.stale) return `STALE: ${watcher.stale_reason}`;
+  if (watcher.stopped) return `stopped at ${when(watcher.stopped)} (${stoppedHow(watcher.stopped_how)})`;
+  return 'ok';
+}
+
+function stoppedHow(how: string | null): string {
+  if (how === 'once') return '--once done';
+  if (how === 'block-done') return 'block finished';
+  return dash(how);
 }
 
 function backlogText(watcher: WatcherStatus): string {
@@ -63,7 +78,7 @@ export function statusTables(report: StatusReport): string[] {
         backlogText(w),
         dash(w.holder),
         age(w),
-        w.done ? 'done' : w.stale ? `STALE: ${w.stale_reason}` : 'ok',
+        health(w),
       ]);
       out.push(
         ...table(
@@ -120,7 +135,7 @@ export function statusLines(report: StatusReport): string[] {
     for (const w of r.watchers) {
       out.push(
         `watcher ${w.state} last_run ${dash(w.last_run)} newest_complete ${dash(w.newest_complete_run)} backlog ${backlogText(w)} ` +
-          `holder ${dash(w.holder)} heartbeat ${when(w.heartbeat)} age ${age(w)} ${w.done ? 'done' : w.stale ? `STALE: ${w.stale_reason}` : 'ok'}`,
+          `holder ${dash(w.holder)} heartbeat ${when(w.heartbeat)} age ${age(w)} ${health(w)}`,
       );
       for (const b of w.backlog_runs) out.push(`backlog ${w.state} ${b.run} ${b.verdict}`);
     }
@@ -181,7 +196,7 @@ export function whyLines(r: WhyReport): string[] {
   if (r.watchers.length === 0) out.push('  none has a state yet');
   for (const w of r.watchers)
     out.push(
-      `  ${w.state}: last_run ${dash(w.last_run)}; lease ${dash(w.holder)}, heartbeat ${when(w.heartbeat)}${w.stale ? ` (stale: ${w.stale_reason})` : ''}`,
+      `  ${w.state}: last_run ${dash(w.last_run)}; lease ${dash(w.holder)}, heartbeat ${when(w.heartbeat)}${w.stale ? ` (stale: ${w.stale_reason})` : w.stopped ? ` (${health(w)})` : ''}`,
     );
   out.push('Passes:');
   if (r.passes.length === 0) out.push('  none');

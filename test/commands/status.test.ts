@@ -72,8 +72,10 @@ for (const kind of commandKinds) {
         const id = ids.lease(s.ratv, 'L2');
         const current = (await db.processing.getMany([id])).get(id);
         const now = Date.now();
+        // A live watcher writes its lease afresh: no mark of an earlier holder's clean stop.
+        const { released: _released, stopped: _stopped, ...earlier } = current ?? {};
         const lease: StoredDocument = {
-          ...current,
+          ...earlier,
           _id: id,
           type: 'lease',
           holder: 'shifter@grid-host pid 4242 abc123',
@@ -157,6 +159,8 @@ for (const kind of commandKinds) {
         'heartbeat',
         'heartbeat_age_seconds',
         'expires',
+        'stopped',
+        'stopped_how',
         'stale',
         'newest_complete_run',
         'backlog',
@@ -192,13 +196,25 @@ for (const kind of commandKinds) {
       expect(json<StatusReport>(await status('0.0.1', '--json')).submissions).to.deep.equal([]);
     });
 
-    it('a watcher whose lease was released is stale: exit 1; a live one: exit 0; an old heartbeat: exit 1', async () => {
+    it('a watcher that stopped cleanly is stopped, not stale: exit 0; a live one: exit 0; an expired lease or an old heartbeat: exit 1', async () => {
       const released = await status(s.ratv, '--json');
-      expect(released.code).to.equal(1);
-      expect(json<StatusReport>(released).stale).to.equal(true);
-      expect(json<StatusReport>(released).ratvs[0]!.watchers[0]!.stale_reason).to.match(
-        /^lease expired or released/,
+      expect(released.code, released.stderr).to.equal(0);
+      expect(json<StatusReport>(released).stale).to.equal(false);
+      expect(json<StatusReport>(released).ratvs[0]!.watchers[0]!).to.include({
+        stale: false,
+        stale_reason: null,
+        stopped_how: 'once',
+      });
+      const lines = await status(s.ratv);
+      expect(lines.code).to.equal(0);
+      expect(lines.stdout).to.match(
+        /^watcher watch_9\.9\.0_L2 last_run 300002 .* stopped at \d{4}-\d\d-\d\dT[\d:]+Z \(--once done\)$/m,
       );
+
+      await setLease(5, -1);
+      const expired = await status(s.ratv, '--json');
+      expect(expired.code).to.equal(1);
+      expect(json<StatusReport>(expired).ratvs[0]!.watchers[0]!.stale_reason).to.match(/^lease expired at /);
 
       await setLease(5, leaseSeconds);
       const live = await status(s.ratv, '--json');

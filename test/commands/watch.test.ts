@@ -61,6 +61,13 @@ async function until(what: string, ms: number, check: () => boolean | Promise<bo
   }
 }
 
+/** Rewrites the scenario's config with a lease of `seconds`. */
+async function setLeaseSeconds(s: Scenario, seconds: number): Promise<void> {
+  const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
+  const watch = { ...(config.watch as object), lease_seconds: seconds };
+  await writeFile(s.config, JSON.stringify({ ...config, watch }, null, 2));
+}
+
 /** Rewrites the scenario's config: the data-flow database is the processing database, as at the experiment. */
 async function oneDatabase(s: Scenario, leaseSeconds: number): Promise<void> {
   const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
@@ -390,7 +397,45 @@ for (const kind of backendKinds) {
         await s.addRuns([{ run: 300003 }]);
         const restarted = await watchOnce();
         expect(restarted.code, `${restarted.stdout}${restarted.stderr}`).to.equal(0);
+        expect(restarted.stderr, 'a crashed holder is taken over').to.match(
+          /took over the lease lease_watch_9\.9\.0_L2 from /,
+        );
         expect(await passCount(300002)).to.equal(1);
+      });
+
+      it('a watcher stopped cleanly (--once, SIGTERM) is stopped, not stale, after its lease; the next takes the lease without a takeover', async () => {
+        await setLeaseSeconds(s, 2);
+        await s.addRuns(physicsRuns(300000, 300002));
+        const status = () => runCli(['status', s.config, s.ratv]);
+        const once = await watchOnce();
+        expect(once.code, once.stderr).to.equal(0);
+        await new Promise((r) => setTimeout(r, 3000));
+        const afterOnce = await status();
+        expect(afterOnce.code, afterOnce.stdout).to.equal(0);
+        expect(afterOnce.stdout).to.match(/^watcher watch_9\.9\.0_L2 .* stopped at \S+ \(--once done\)$/m);
+        expect(afterOnce.stdout).not.to.match(/STALE/);
+
+        const watcher = startWatch([s.config, s.ratv, 'L2', '-r', '299999', '--interval', '600']);
+        try {
+          await until(
+            'the first cycle',
+            60_000,
+            () => watcher.cycles() >= 1 && /cycle 1:.*created/.test(watcher.stdout()),
+          );
+        } finally {
+          watcher.child.kill('SIGTERM');
+        }
+        expect(await watcher.exited, watcher.output()).to.equal(0);
+        expect(watcher.output(), 'a released lease is no takeover').not.to.match(/took over/);
+        expect(watcher.output()).to.match(/took the lease lease_watch_9\.9\.0_L2, released by .* \(once\)/);
+        await new Promise((r) => setTimeout(r, 3000));
+        const afterSigterm = await status();
+        expect(afterSigterm.code, afterSigterm.stdout).to.equal(0);
+        expect(afterSigterm.stdout).to.match(/^watcher watch_9\.9\.0_L2 .* stopped at \S+ \(SIGTERM\)$/m);
+
+        const next = await watchOnce();
+        expect(next.code, next.stderr).to.equal(0);
+        expect(next.stderr).not.to.match(/took over/);
       });
 
       it('a second watcher for the same RAT version and filetype is refused while the first holds the lease', async () => {
