@@ -26,6 +26,7 @@ import {
 } from '../operations/pass-changes-format.js';
 import { parseStatuses } from '../operations/passes.js';
 import { listOf, passSource, runSelectionFlags } from './pass-selection.js';
+import { plural } from './messages.js';
 import { whoAmI } from './submission-command.js';
 
 /** What `retry` and `cancel` print with `--json` (DESIGN.md 4a). */
@@ -33,6 +34,8 @@ export interface PassChangeResult {
   changed: ChangedPass[];
   left: LeftPass[];
   dry_run: boolean;
+  /** The warnings also printed on stderr (a job that may run twice, a document skipped). */
+  warnings: string[];
 }
 
 export const passChangeArgs = {
@@ -96,11 +99,11 @@ export abstract class PassChangeCommand extends OprocCommand {
       request.knownModules = Object.keys(catalog.forRatv(typed.ratv).processing_modules);
     const db = await this.openDatabases(config, { processing: true });
     const plan = await planPassChanges(db.processing, request);
-    for (const w of plan.warnings) this.warn(`skipped document ${w.id}: ${w.problem}`);
+    for (const w of plan.warnings) this.warning(`skipped document ${w.id}: ${w.problem}`);
     const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));
     if (this.kind === 'retry' && forced.length)
-      this.warn(
-        `${forced.length} pass(es) are submitted or running: if their grid job is still alive, the job may run twice`,
+      this.warning(
+        `${plural(forced.length, 'pass')} ${forced.length === 1 ? 'is' : 'are'} submitted or running: if ${forced.length === 1 ? 'its' : 'their'} grid job is still alive, the job may run twice`,
       );
 
     if (plan.matched.length === 0) return this.finish(this.nothingMatched(plan));
@@ -143,7 +146,7 @@ export abstract class PassChangeCommand extends OprocCommand {
     };
   }
 
-  private nothingMatched(plan: PassChangePlan): PassChangeResult {
+  private nothingMatched(plan: PassChangePlan): Omit<PassChangeResult, 'warnings'> {
     const { ratv, statuses } = plan.request;
     const note =
       plan.ratvSeen || plan.request.knownModules
@@ -190,13 +193,21 @@ export abstract class PassChangeCommand extends OprocCommand {
     }
   }
 
-  private finish(result: PassChangeResult): PassChangeResult {
+  private readonly warnings: string[] = [];
+
+  /** A warning on stderr, kept for the result's `warnings` too. */
+  private warning(message: string): void {
+    this.warnings.push(message);
+    this.warn(message);
+  }
+
+  private finish(result: Omit<PassChangeResult, 'warnings'>): PassChangeResult {
     if (result.left.length) {
       this.logToStderr(`Left alone (${result.left.length}):`);
       for (const line of leftLines(result.left)) this.logToStderr(line);
       process.exitCode = ExitCode.Partial;
     }
-    return result;
+    return { ...result, warnings: [...this.warnings] };
   }
 }
 

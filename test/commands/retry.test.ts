@@ -177,13 +177,39 @@ for (const kind of commandKinds) {
       expect(await notCompleted(s)).to.have.length(2);
       const forced = await retry('--status', 'running,submitted', '--force', '--yes');
       expect(forced.code, forced.stderr).to.equal(0);
-      expect(oneLine(forced.stderr)).to.match(
-        /2 pass\(es\) are submitted or running: .* the job may run twice/,
-      );
+      expect(oneLine(forced.stderr)).to.match(/2 passes are submitted or running: .* the job may run twice/);
       expect(await notCompleted(s)).to.deep.equal([
         '300001 Processing 0 waiting [waiting,waiting,waiting]',
         '300002 Analysis 0 waiting [waiting]',
       ]);
+    });
+
+    it('under --json the warning that the job may run twice is kept: in the result and on stderr', async () => {
+      await setStates(s, { '300001 Processing 0': 'running' });
+      const forced = await retry('--status', 'running', '--force', '--yes', '--json');
+      expect(forced.code, forced.stderr).to.equal(0);
+      const body = json<PassChangeResult>(forced);
+      expect(changedKeys(body)).to.deep.equal(['300001 Processing 0 running']);
+      expect(body.warnings).to.have.length(1);
+      expect(body.warnings[0]).to.match(/1 pass is submitted or running: .* the job may run twice/);
+      expect(oneLine(forced.stderr)).to.match(
+        /Warning: 1 pass is submitted or running: .* the job may run twice/,
+      );
+    });
+
+    it('an error under --json is { error: { code, message } } and nothing of the framework', async () => {
+      const bad = await retry('--status', 'broken', '--yes', '--json');
+      expect(bad.code).to.equal(2);
+      const body = json<{ error: Record<string, unknown> }>(bad);
+      expect(body).to.have.keys(['error']);
+      expect(body.error).to.have.keys(['code', 'message']);
+      expect(body.error.code).to.equal(2);
+      expect(body.error.message).to.match(/--status "broken" is not a pass status/);
+      const unknownFlag = await retry('--bogus', '--json');
+      expect(unknownFlag.code).to.equal(2);
+      const parse = json<{ error: Record<string, unknown> }>(unknownFlag);
+      expect(parse.error).to.have.keys(['code', 'message']);
+      expect(parse.error).to.include({ code: 2 });
     });
 
     it('without a terminal and without --yes lists what would change and exits 2, changing nothing', async () => {
