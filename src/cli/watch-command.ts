@@ -13,7 +13,7 @@ import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../eng
 import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
 import { redact } from '../util/mask.js';
-import { countByModule, describeSkips, withProgress } from './render.js';
+import { countByModule, createdText, describeSkips, withProgress } from './render.js';
 import { engineContext, SubmissionCommand, whoAmI, type Prepared } from './submission-command.js';
 
 export interface WatchSummary {
@@ -108,8 +108,7 @@ export abstract class WatchCommand extends SubmissionCommand {
             title,
             { json: this.jsonEnabled() },
             (reporter) => watchCycle(engineContext(databases, prepared, reporter, this.stopSignal), request),
-            (r) =>
-              `${title}: ${r.created.length} pass(es) ${request.dryRun ? 'planned' : 'created'}${r.held ? ', held' : ''}`,
+            (r) => `${title}: ${createdText(r.created.length, request.dryRun)}${r.held ? ', held' : ''}`,
           );
         } catch (error) {
           // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors stop it.
@@ -132,7 +131,7 @@ export abstract class WatchCommand extends SubmissionCommand {
         summary.locks_set.push(...cycle.locks_set);
         summary.held = cycle.held;
         summary.last_run = cycle.last_run;
-        this.report(cycle, options.config);
+        this.report(cycle, options.config, request.dryRun);
         if (request.dryRun) summary.stopped_by = 'dry-run';
         else if (cycle.block_done) summary.stopped_by = 'block-done';
         else if (this.stopping) summary.stopped_by = 'signal';
@@ -226,10 +225,11 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
   }
 
-  private report(cycle: CycleResult, config: string): void {
+  private report(cycle: CycleResult, config: string, dryRun: boolean): void {
     if (cycle.created.length) {
+      const what = createdText(cycle.created.length, dryRun);
       this.log(
-        `${cycle.created.length} pass(es) created (${countByModule(cycle.created)}); last run handled ${cycle.last_run}.`,
+        `${what[0]!.toUpperCase()}${what.slice(1)} (${countByModule(cycle.created)}); last run ${dryRun ? 'it would handle' : 'handled'} ${cycle.last_run}.`,
       );
     }
     if (cycle.skipped.length) {
@@ -237,7 +237,7 @@ export abstract class WatchCommand extends SubmissionCommand {
       for (const line of describeSkips(cycle.skipped)) this.log(line);
     }
     for (const lock of cycle.locks_set)
-      this.log(`${lock.calibration} calibration lock set at run ${lock.run}.`);
+      this.log(`${lock.calibration} calibration lock ${dryRun ? 'would be set' : 'set'} at run ${lock.run}.`);
     if (cycle.held) this.log(`Held at run ${cycle.held.run}: ${cycle.held.reason.replace('CONFIG', config)}`);
   }
 }

@@ -1,5 +1,6 @@
 import type { StoredDocument } from '../backends/types.js';
 import { readResolved } from './conflicts.js';
+import { plural } from '../util/plural.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -126,7 +127,9 @@ class Cycle {
       SubmissionDocument | undefined;
     const done = new Set(doc?.done ?? []);
     const runs = (doc?.runs ?? []).filter((r) => !done.has(r));
-    this.context.reporter.note(`resuming submission ${submission} left in flight (${runs.length} run(s))`);
+    this.context.reporter.note(
+      `resuming submission ${submission} left in flight (${plural(runs.length, 'run')})`,
+    );
     const found = await this.reader.runsOf(runs);
     const data = runs.map((r) => found.get(r)).filter((d): d is RunData => d !== undefined);
     if (data.length) await this.process(data, submission, doc);
@@ -228,6 +231,13 @@ class Cycle {
       }
       // None set (moved on meanwhile): this run holds nothing; the next read of the locks sees them as they are.
       if (locks.length && set === 0) held = null;
+      if (held && locks.length && this.request.dryRun) {
+        const which = locks.map((l) => l.calibration).join(' and ');
+        held = {
+          run: held.run,
+          reason: `${which} calibration lock would be set at run ${held.run}: later runs would wait`,
+        };
+      }
       await this.finish(submission, journal, take[take.length - 1]!.run);
       if (!resumed) this.result.submissions.push(submission);
     }

@@ -225,6 +225,28 @@ for (const kind of backendKinds) {
       expect(after.created.map((c) => c.run)).to.include(300004);
     });
 
+    it('watch --once --dry-run and block --dry-run say what they would create, never "created"', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300002),
+        { run: 300003, types: ['PCA'] },
+        ...physicsRuns(300004, 300005),
+      ]);
+      const watch = await watchOnce('--dry-run');
+      expect(watch.code, watch.stderr).to.equal(0);
+      expect(watch.stdout).to.match(/: cycle 1: would create 7 passes, held$/m);
+      expect(watch.stdout).to.contain(
+        'Would create 7 passes (Processing 3, Analysis 3, Calibration 1); last run it would handle 300003.',
+      );
+      expect(watch.stdout).to.contain('PCA calibration lock would be set at run 300003.');
+      expect(watch.stdout).to.contain('Held at run 300003: PCA calibration lock would be set at run 300003');
+      expect(watch.stdout).not.to.match(/\bcreated\b|lock set/);
+      const block = await runCli(['block', s.config, s.ratv, 'L2', '300000', '300000', '--dry-run']);
+      expect(block.code, block.stderr).to.equal(0);
+      expect(block.stdout).to.contain('Would create 2 passes (Processing 1, Analysis 1)');
+      expect(block.stdout).not.to.match(/\bcreated\b/);
+      expect(await passCount(300000), 'nothing written').to.equal(0);
+    });
+
     it('an ECA run (ECA + ECAPDST bits) sets the ECA lock; --testing-nocal neither honours nor sets locks', async () => {
       await s.addRuns([{ run: 300000, types: ['ECA', 'ECAPDST'] }, ...physicsRuns(300001, 300003)]);
       const ignoring = json<WatchSummary>(await watchOnce('--testing-nocal', '--json'));
