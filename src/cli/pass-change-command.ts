@@ -25,6 +25,7 @@ import {
   verbs,
 } from '../operations/pass-changes-format.js';
 import { parseStatuses } from '../operations/passes.js';
+import { unknownRatv } from '../operations/versions.js';
 import { listOf, passSource, runSelectionFlags } from './pass-selection.js';
 import { plural } from './messages.js';
 import { whoAmI } from './submission-command.js';
@@ -98,6 +99,8 @@ export abstract class PassChangeCommand extends OprocCommand {
     if (catalog.ratvs().includes(typed.ratv))
       request.knownModules = Object.keys(catalog.forRatv(typed.ratv).processing_modules);
     const db = await this.openDatabases(config, { processing: true });
+    const unknown = await unknownRatv(db.processing, catalog.ratvs(), typed.ratv);
+    if (unknown) throw unknown;
     const plan = await planPassChanges(db.processing, request);
     for (const w of plan.warnings) this.warning(`skipped document ${w.id}: ${w.problem}`);
     const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));
@@ -120,7 +123,7 @@ export abstract class PassChangeCommand extends OprocCommand {
       return this.finish({ changed: [], left: plan.left, dry_run: false });
     }
     const outcome = await applyPassChanges(db.processing, plan, { by: whoAmI(), now: new Date() });
-    const what = `${outcome.changed.length} pass(es) of RAT ${request.ratv} ${verbs[this.kind].past}`;
+    const what = `${plural(outcome.changed.length, 'pass')} of RAT ${request.ratv} ${verbs[this.kind].past}`;
     this.listing(outcome.changed, `${what}.`);
     return this.finish({ ...outcome, dry_run: false });
   }
@@ -175,11 +178,13 @@ export abstract class PassChangeCommand extends OprocCommand {
       for (const line of changeLines(wouldChange(plan))) this.log(line);
       for (const line of countLines(plan.matched)) this.log(line);
       throw usageError(
-        `${plan.matched.length} pass(es) match and nothing was changed: there is no terminal to ask on`,
+        `${plural(plan.matched.length, 'pass')} ${plan.matched.length === 1 ? 'matches' : 'match'} and nothing was changed: there is no terminal to ask on`,
         `give --yes (or --fearless) to ${verbs[this.kind].infinitive} them, or --dry-run to only list them`,
       );
     }
-    process.stderr.write(`${plan.matched.length} pass(es) of RAT ${ratv} match:\n`);
+    process.stderr.write(
+      `${plural(plan.matched.length, 'pass')} of RAT ${ratv} ${plan.matched.length === 1 ? 'matches' : 'match'}:\n`,
+    );
     for (const line of countLines(plan.matched)) process.stderr.write(`${line}\n`);
     const { default: confirm } = await import('@inquirer/confirm');
     try {

@@ -1,4 +1,5 @@
 /** How `oproc status` and `oproc why` print: tables on a terminal, plain lines otherwise. */
+import { plural } from '../util/plural.js';
 import type { WatcherView } from './insight.js';
 import type { StatusReport, WatcherStatus } from './status.js';
 import type { WhyReport } from './why.js';
@@ -65,9 +66,9 @@ export function statusTables(report: StatusReport): string[] {
       out.push(...table(['MODULE', 'PASSES', ...statuses], rows).map((l) => `  ${l}`));
     }
     const recent = r.handled_per_day.filter((d) => d.passes > 0);
-    const total = recent.reduce((n, d) => n + d.runs, 0);
+    const latest = recent.at(-1);
     out.push(
-      `  runs handled in the last 28 days: ${total}${recent.length ? ` (latest day ${recent.at(-1)!.day}: ${recent.at(-1)!.runs} runs, ${recent.at(-1)!.passes} passes)` : ''}`,
+      `  runs handled in the last 28 days: ${r.runs_handled}${latest ? ` (latest day ${latest.day}: ${plural(latest.runs, 'run')}, ${plural(latest.passes, 'pass')})` : ''}`,
     );
     if (r.watchers.length === 0) out.push('  no watcher');
     else {
@@ -161,7 +162,7 @@ export function whyLines(r: WhyReport): string[] {
   if (!d.known) out.push(`  no data-flow document names run ${r.run}`);
   for (const [filetype, subruns] of Object.entries(d.files))
     out.push(
-      `  ${filetype}: ${subruns.length ? `${subruns.length} subrun(s) ${ranges(subruns)}` : 'no files'}`,
+      `  ${filetype}: ${subruns.length ? `${plural(subruns.length, 'subrun')} ${ranges(subruns)}` : 'no files'}`,
     );
   if (d.known) out.push(`  ${d.complete ? 'complete' : 'not complete'}: ${d.complete_reason}`);
   out.push('Run type (RATDB RUN table):');

@@ -199,6 +199,7 @@ export async function explainRuns(
       lock,
       locks,
       plan,
+      passesHere: passes[i]!.filter((p) => p.ratv === ratv && p.filetype === filetype).length,
       stopBefore: stopBefore.get(run),
       aheadNote:
         aheadTruncated && run > (ahead.at(-1)?.run ?? 0)
@@ -321,15 +322,26 @@ function decide(input: {
   lock: CalibrationLock | undefined;
   locks: ReadonlyMap<Calibration, CalibrationLock>;
   plan: RunPlan;
+  /** Passes of the run with this RAT version and filetype. */
+  passesHere: number;
   stopBefore: string | undefined;
   aheadNote: string;
 }): { kind: VerdictKind; verdict: string } {
   const { run, plan } = input;
-  if (input.lastRun !== null && input.lastRun >= run)
-    return {
-      kind: 'handled',
-      verdict: `already handled: ${input.state} is past run ${run} (last_run ${input.lastRun})`,
-    };
+  if (input.lastRun !== null && input.lastRun >= run) {
+    const handled = `already handled: ${input.state} is past run ${run} (last_run ${input.lastRun})`;
+    if (input.passesHere > 0) return { kind: 'handled', verdict: handled };
+    // Passed over without a pass: say why, as the plan says it today.
+    const skipped = plan.skips.map((s) => (s.module ? `${s.module}: ${s.reason}` : s.reason));
+    const create = plan.modules.map((m) => m.module);
+    const cause = !input.known
+      ? `no data-flow document names run ${run}`
+      : skipped.join('; ') || (create.length ? '' : 'no module selected');
+    const now = create.length
+      ? `${cause ? `${cause}; ` : ''}now it would create ${create.join(', ')} (a watcher does not go back: reprocess it)`
+      : cause;
+    return { kind: 'handled', verdict: `${handled}, without a pass: ${now}` };
+  }
   if (!input.known)
     return {
       kind: 'not-in-dataflow',

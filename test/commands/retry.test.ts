@@ -230,12 +230,14 @@ for (const kind of commandKinds) {
       ]);
     });
 
-    it('an unknown RAT version matches nothing, and says so (exit 0)', async () => {
-      const result = await runCli(['retry', s.config, '1.2.3', '--yes']);
-      expect(result.code, result.stderr).to.equal(0);
-      expect(oneLine(result.stdout)).to.match(
-        /RAT 1\.2\.3 has no processing information here and no job document read has a pass of it/,
-      );
+    it('a RAT version with neither processing information nor a pass is a usage error naming those that have (exit 2)', async () => {
+      for (const command of ['retry', 'cancel']) {
+        const result = await runCli([command, s.config, '1.2.3', '-m', 'Processing', '--yes']);
+        expect(result.code, result.stderr).to.equal(2);
+        expect(oneLine(result.stderr)).to.match(
+          /RAT 1\.2\.3 has no processing information here and no pass in the processing database \(RAT versions that do: .*\b9\.9\.0\b/,
+        );
+      }
     });
 
     describe('bad input exits 2 with a message, and changes nothing', () => {

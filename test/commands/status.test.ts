@@ -143,11 +143,12 @@ for (const kind of commandKinds) {
       expect(report).to.have.keys(['generated', 'ratvs', 'locks', 'submissions', 'stale']);
       expect(report.ratvs.map((r) => r.ratv)).to.deep.equal([s.ratv]);
       const ratv = report.ratvs[0]!;
-      expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'watchers']);
+      expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'runs_handled', 'watchers']);
       expect(ratv.handled_per_day).to.have.length(28);
       const today = new Date().toISOString().slice(0, 10);
-      // Runs from the day's submissions: the watcher's 3, and 300000 again by the one-shot.
-      expect(ratv.handled_per_day.at(-1)).to.deep.equal({ day: today, runs: 4, passes: 6 });
+      // The watcher's 3 runs; 300000 again by the one-shot is the same run of the same day: counted once.
+      expect(ratv.handled_per_day.at(-1)).to.deep.equal({ day: today, runs: 3, passes: 6 });
+      expect(ratv.runs_handled, 'distinct runs').to.equal(3);
       expect(ratv.handled_per_day.slice(0, -1).every((d) => d.runs === 0 && d.passes === 0)).to.equal(true);
       const [watcher] = ratv.watchers;
       expect(watcher).to.include.keys([
@@ -193,7 +194,12 @@ for (const kind of commandKinds) {
       expect(oneShot).to.include({ runs: 1, done: 1 });
       const stored = await s.docs([`submission_${oneShot!.id}`, `submission_${watch!.id}`]);
       expect(stored.size).to.equal(2);
-      expect(json<StatusReport>(await status('0.0.1', '--json')).submissions).to.deep.equal([]);
+      const unknown = await status('9.9.9');
+      expect(unknown.code, 'a RAT version with neither processing information nor a pass').to.equal(2);
+      expect(oneLine(unknown.stderr)).to.match(
+        /RAT 9\.9\.9 has no processing information here and no pass in the processing database \(RAT versions that do: [^)]*\b9\.9\.0\b/,
+      );
+      expect(unknown.stdout).to.equal('');
     });
 
     it('a watcher that stopped cleanly is stopped, not stale: exit 0; a live one: exit 0; an expired lease or an old heartbeat: exit 1', async () => {
@@ -250,6 +256,9 @@ for (const kind of commandKinds) {
       );
       expect(output).to.match(/^Calibration lock PCA: run 300002, holding later runs/m);
       expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
+      expect(output).to.match(
+        /^ {2}runs handled in the last 28 days: 3 \(latest day \d{4}-\d\d-\d\d: 3 runs, 6 passes\)$/m,
+      );
     });
 
     it('without RATV shows every RAT version with passes, in version order', async () => {
