@@ -35,7 +35,7 @@ for (const kind of commandKinds) {
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.contain('Processing\t300001\t0\t# failed -> waiting');
       expect(result.stdout).to.contain('Analysis\t300004\t0\t# failed -> waiting');
-      expect(result.stdout).to.match(/2 pass\(es\) of RAT 9\.9\.0 retried/);
+      expect(result.stdout).to.match(/2 passes of RAT 9\.9\.0 retried/);
       expect(await notCompleted(s)).to.deep.equal([
         '300001 Processing 0 waiting [completed,waiting,waiting]',
         '300003 Processing 0 partFail [partFail,partFail,partFail]',
@@ -219,7 +219,7 @@ for (const kind of commandKinds) {
       expect(result.stdout).to.contain('Processing\t300001\t0\t# failed -> waiting');
       expect(result.stdout).to.match(/Processing\s+failed\s+1/);
       expect(oneLine(result.stderr)).to.match(
-        /2 pass\(es\) match and nothing was changed: there is no terminal to ask on.*--yes \(or --fearless\)/,
+        /2 passes match and nothing was changed: there is no terminal to ask on.*--yes \(or --fearless\)/,
       );
       expect(await notCompleted(s)).to.have.length(2);
       const fearless = await retry('--fearless');
@@ -313,11 +313,11 @@ describe('oproc retry on a terminal (PouchDB + PGlite)', function () {
       });
       const { code, output } = await onTerminal(['retry', s.config, s.ratv], `${answer}\r`);
       expect(code, output).to.equal(0);
-      expect(output).to.match(/3 pass\(es\) of RAT 9\.9\.0 match:/);
+      expect(output).to.match(/3 passes of RAT 9\.9\.0 match:/);
       expect(output).to.match(/MODULE\s+STATUS\s+PASSES/);
       expect(output).to.match(/Analysis\s+failed\s+1/);
       expect(output).to.match(/Processing\s+failed\s+2/);
-      expect(output).to.match(/Retry 3 pass\(es\) of RAT 9\.9\.0 \(failed -> waiting\)\?/);
+      expect(output).to.match(/Retry 3 passes of RAT 9\.9\.0 \(failed -> waiting\)\?/);
       if (answer === 'n') expect(output).to.match(/Nothing changed/);
       const statuses = (await notCompleted(s)).map((line) => line.split(' ')[3]);
       expect(statuses).to.deep.equal([expected, expected, expected]);
