@@ -26,12 +26,15 @@ export abstract class OprocCommand extends Command {
 
   private openedDatabases: Databases[] = [];
   private readonly abort = new AbortController();
+  /** The signal that asked the command to stop, if one did. */
+  protected stoppedBySignal: NodeJS.Signals | undefined;
 
   /** SIGINT/SIGTERM: finish the batch in flight, record progress, then stop; a second signal stops at once. */
   protected stopOnSignals(): void {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      this.stoppedBySignal = signal;
       process.stderr.write(
         `\n${signal}: finishing the batch in flight, then stopping (again to stop at once)\n`,
       );
@@ -105,11 +108,26 @@ export abstract class OprocCommand extends Command {
     return super.finally(error);
   }
 
-  /** A warning on stderr, on one line off a terminal and never split inside a word on one (not under --json). */
+  /**
+   * A warning on stderr, on one line off a terminal and never split inside a word on one. Under
+   * --json too (oclif drops them there): stdout stays the result alone, and a warning is never lost.
+   */
   override warn(input: string | Error): string | Error {
-    if (!this.jsonEnabled())
-      writeMessage('Warning', redact(typeof input === 'string' ? input : input.message));
+    writeMessage('Warning', redact(typeof input === 'string' ? input : input.message));
     return input;
+  }
+
+  /** An error under --json: `{ "error": { "code", "message" } }`, the exit code and the masked message, nothing of oclif's. */
+  protected override toErrorJson(error: unknown): unknown {
+    const e = error as { message?: unknown; exitCode?: unknown; oclif?: { exit?: unknown } };
+    const code =
+      typeof e.exitCode === 'number'
+        ? e.exitCode
+        : typeof e.oclif?.exit === 'number'
+          ? e.oclif.exit
+          : ExitCode.Partial;
+    const message = redact(typeof e.message === 'string' ? e.message : String(error));
+    return { error: { code, message } };
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
@@ -129,7 +147,13 @@ export abstract class OprocCommand extends Command {
       process.exitCode = code;
       shown = Object.assign(cliError, { exitCode: code });
     }
-    if (this.jsonEnabled() || !isUnprinted(shown)) return super.catch(shown);
+    if (this.jsonEnabled()) {
+      // A parse error (unknown flag) carries its exit code only in oclif's field: exit with the code the JSON names.
+      const exit = (shown as { oclif?: { exit?: unknown } }).oclif?.exit;
+      if (process.exitCode === undefined && typeof exit === 'number') process.exitCode = exit;
+      return super.catch(shown);
+    }
+    if (!isUnprinted(shown)) return super.catch(shown);
     // oclif would print it hard-wrapped at 80 columns: print it here, and let oclif take only the exit code.
     printError(shown);
     throw shown;

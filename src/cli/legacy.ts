@@ -1,4 +1,5 @@
 import { usageError } from '../errors.js';
+import { plural } from '../util/plural.js';
 
 /**
  * The original `offline_processing.py` command line (argparse), translated to oproc's commands.
@@ -110,7 +111,8 @@ function read(argv: readonly string[]): {
     const more = () => i + 1 < words.length && !isOption(words[i + 1]!);
     if (typeof spec.nargs === 'number') {
       for (let n = 0; n < spec.nargs; n++) {
-        if (!more()) throw usageError(`offline_processing: ${word} expects ${spec.nargs} argument(s)`);
+        if (!more())
+          throw usageError(`offline_processing: ${word} expects ${plural(spec.nargs, 'argument')}`);
         values.push(words[++i]!);
       }
     } else if (spec.nargs === '+') {
@@ -139,7 +141,7 @@ export function translateLegacy(argv: readonly string[]): Translation {
   }
   if (positionals.length !== 3) {
     throw usageError(
-      `offline_processing: expected CONFIG RATV FILETYPE, got ${positionals.length} positional argument(s)${positionals.length ? `: ${positionals.join(' ')}` : ''}`,
+      `offline_processing: expected CONFIG RATV FILETYPE, got ${plural(positionals.length, 'positional argument')}${positionals.length ? `: ${positionals.join(' ')}` : ''}`,
     );
   }
   const [config, ratv, filetype] = positionals as [string, string, string];

@@ -90,3 +90,6 @@ export function printError(error: Error & PrintedError): Error {
   writeMessage(kind, redact(error.message || String(error)), suggestions);
   return Object.assign(error, { skipOclifErrorHandling: true });
 }
+
+/** Counts in messages: `1 pass`, `2 passes` (kept where the engine's formatters can use it too). */
+export { plural } from '../util/plural.js';

@@ -25,7 +25,9 @@ import {
   verbs,
 } from '../operations/pass-changes-format.js';
 import { parseStatuses } from '../operations/passes.js';
+import { unknownRatv } from '../operations/versions.js';
 import { listOf, passSource, runSelectionFlags } from './pass-selection.js';
+import { plural } from './messages.js';
 import { whoAmI } from './submission-command.js';
 
 /** What `retry` and `cancel` print with `--json` (DESIGN.md 4a). */
@@ -33,6 +35,8 @@ export interface PassChangeResult {
   changed: ChangedPass[];
   left: LeftPass[];
   dry_run: boolean;
+  /** The warnings also printed on stderr (a job that may run twice, a document skipped). */
+  warnings: string[];
 }
 
 export const passChangeArgs = {
@@ -95,12 +99,14 @@ export abstract class PassChangeCommand extends OprocCommand {
     if (catalog.ratvs().includes(typed.ratv))
       request.knownModules = Object.keys(catalog.forRatv(typed.ratv).processing_modules);
     const db = await this.openDatabases(config, { processing: true }, { create: false });
+    const unknown = await unknownRatv(db.processing, catalog.ratvs(), typed.ratv);
+    if (unknown) throw unknown;
     const plan = await planPassChanges(db.processing, request);
-    for (const w of plan.warnings) this.warn(`skipped document ${w.id}: ${w.problem}`);
+    for (const w of plan.warnings) this.warning(`skipped document ${w.id}: ${w.problem}`);
     const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));
     if (this.kind === 'retry' && forced.length)
-      this.warn(
-        `${forced.length} pass(es) are submitted or running: if their grid job is still alive, the job may run twice`,
+      this.warning(
+        `${plural(forced.length, 'pass')} ${forced.length === 1 ? 'is' : 'are'} submitted or running: if ${forced.length === 1 ? 'its' : 'their'} grid job is still alive, the job may run twice`,
       );
 
     if (plan.matched.length === 0) return this.finish(this.nothingMatched(plan));
@@ -117,7 +123,7 @@ export abstract class PassChangeCommand extends OprocCommand {
       return this.finish({ changed: [], left: plan.left, dry_run: false });
     }
     const outcome = await applyPassChanges(db.processing, plan, { by: whoAmI(), now: new Date() });
-    const what = `${outcome.changed.length} pass(es) of RAT ${request.ratv} ${verbs[this.kind].past}`;
+    const what = `${plural(outcome.changed.length, 'pass')} of RAT ${request.ratv} ${verbs[this.kind].past}`;
     this.listing(outcome.changed, `${what}.`);
     return this.finish({ ...outcome, dry_run: false });
   }
@@ -143,7 +149,7 @@ export abstract class PassChangeCommand extends OprocCommand {
     };
   }
 
-  private nothingMatched(plan: PassChangePlan): PassChangeResult {
+  private nothingMatched(plan: PassChangePlan): Omit<PassChangeResult, 'warnings'> {
     const { ratv, statuses } = plan.request;
     const note =
       plan.ratvSeen || plan.request.knownModules
@@ -172,11 +178,13 @@ export abstract class PassChangeCommand extends OprocCommand {
       for (const line of changeLines(wouldChange(plan))) this.log(line);
       for (const line of countLines(plan.matched)) this.log(line);
       throw usageError(
-        `${plan.matched.length} pass(es) match and nothing was changed: there is no terminal to ask on`,
+        `${plural(plan.matched.length, 'pass')} ${plan.matched.length === 1 ? 'matches' : 'match'} and nothing was changed: there is no terminal to ask on`,
         `give --yes (or --fearless) to ${verbs[this.kind].infinitive} them, or --dry-run to only list them`,
       );
     }
-    process.stderr.write(`${plan.matched.length} pass(es) of RAT ${ratv} match:\n`);
+    process.stderr.write(
+      `${plural(plan.matched.length, 'pass')} of RAT ${ratv} ${plan.matched.length === 1 ? 'matches' : 'match'}:\n`,
+    );
     for (const line of countLines(plan.matched)) process.stderr.write(`${line}\n`);
     const { default: confirm } = await import('@inquirer/confirm');
     try {
@@ -190,13 +198,21 @@ export abstract class PassChangeCommand extends OprocCommand {
     }
   }
 
-  private finish(result: PassChangeResult): PassChangeResult {
+  private readonly warnings: string[] = [];
+
+  /** A warning on stderr, kept for the result's `warnings` too. */
+  private warning(message: string): void {
+    this.warnings.push(message);
+    this.warn(message);
+  }
+
+  private finish(result: Omit<PassChangeResult, 'warnings'>): PassChangeResult {
     if (result.left.length) {
       this.logToStderr(`Left alone (${result.left.length}):`);
       for (const line of leftLines(result.left)) this.logToStderr(line);
       process.exitCode = ExitCode.Partial;
     }
-    return result;
+    return { ...result, warnings: [...this.warnings] };
   }
 }
 

@@ -3,6 +3,7 @@ import { color, figures, Listr, PRESET_TIMESTAMP } from 'listr2';
 import type { Reporter, RunOutcome } from '../engine/batch.js';
 import type { Skip } from '../engine/plan.js';
 import type { RunNumber } from '../engine/types.js';
+import { plural } from './messages.js';
 
 /** One line per run: what was created, and what was not and why. */
 export function describeOutcome(outcome: RunOutcome): string {
@@ -106,7 +107,7 @@ async function withTerminalTasks<T>(
               task: async (_ctx, task) => {
                 done = await outcomes;
                 const passes = done.reduce((n, o) => n + o.created.length, 0);
-                task.title = `${span}: ${passes} pass(es)`;
+                task.title = `${span}: ${plural(passes, 'pass')}`;
               },
             },
           ],
@@ -131,7 +132,15 @@ async function withTerminalTasks<T>(
 
 /** Groups skips by run for the summary: `run 300008: Processing: RATDB table(s) missing: PMT_DQXX`. */
 export function describeSkips(skips: readonly Skip[]): string[] {
-  return skips.map((s) => `  run ${s.run}${s.module ? ` ${s.module}` : ''}: ${s.reason}`);
+  // In run order: unknown or incomplete runs of a list are found before the planned ones.
+  return [...skips]
+    .sort((a, b) => a.run - b.run)
+    .map((s) => `  run ${s.run}${s.module ? ` ${s.module}` : ''}: ${s.reason}`);
+}
+
+/** `6 passes created`, or in a dry run `would create 6 passes` (a dry run creates nothing). */
+export function createdText(passes: number, dryRun: boolean): string {
+  return dryRun ? `would create ${plural(passes, 'pass')}` : `${plural(passes, 'pass')} created`;
 }
 
 export function countByModule(created: readonly { module: string }[]): string {

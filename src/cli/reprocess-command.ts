@@ -7,7 +7,8 @@ import {
   type RunSource,
   type SubmissionResult,
 } from '../engine/reprocess.js';
-import { countByModule, describeSkips, withProgress } from './render.js';
+import { plural } from './messages.js';
+import { countByModule, createdText, describeSkips, withProgress } from './render.js';
 import { engineContext, SubmissionCommand, type SubmissionFlags } from './submission-command.js';
 
 type Mode = ReprocessRequest['mode'];
@@ -37,7 +38,7 @@ export abstract class ReprocessCommand extends SubmissionCommand {
       title,
       { json: this.jsonEnabled() },
       (reporter) => reprocess(engineContext(db, prepared, reporter, this.stopSignal), request),
-      (r) => `${title}: ${r.created.length} pass(es) ${r.dry_run ? 'planned' : 'created'}`,
+      (r) => `${title}: ${createdText(r.created.length, r.dry_run)}`,
     ).catch((error: unknown) => {
       if (!(error instanceof StoppedSubmission)) throw error;
       throw new OprocError(
@@ -59,10 +60,9 @@ export function summarize(
   outlist?: string,
 ): void {
   const runs = new Set(result.created.map((c) => c.run)).size;
-  const verb = result.dry_run ? 'would be created' : 'created';
-  const where = result.submission ? `Submission ${result.submission}: ` : 'Dry run: ';
+  const where = result.dry_run ? 'Dry run: ' : result.submission ? `Submission ${result.submission}: ` : '';
   command.log(
-    `${where}${result.created.length} pass(es) ${verb} for ${runs} run(s)${result.created.length ? ` (${countByModule(result.created)})` : ''}.`,
+    `${where}${createdText(result.created.length, result.dry_run)} for ${plural(runs, 'run')}${result.created.length ? ` (${countByModule(result.created)})` : ''}.`,
   );
   if (result.dry_run) {
     for (const c of result.created) command.log(`  ${c.module}\t${c.run}\t${c.pass}`);
@@ -71,11 +71,13 @@ export function summarize(
     command.log(`Skipped or failed (${result.skipped.length}):`);
     for (const line of describeSkips(result.skipped)) command.log(line);
   }
+  const unknown = result.skipped.filter((s) => s.kind === 'no-data').map((s) => s.run);
+  if (unknown.length) command.log(`Not in the data-flow database (${unknown.length}): ${unknown.join(', ')}`);
   if (result.pending.length) {
     command.log(`Not complete yet, left for the watcher: ${result.pending.map((p) => p.run).join(', ')}`);
   }
   if (outlist && !result.dry_run && result.created.length)
-    command.log(`Outlist: ${result.created.length} line(s) appended to ${outlist}`);
+    command.log(`Outlist: ${plural(result.created.length, 'line')} appended to ${outlist}`);
   if (result.interrupted && result.submission) {
     command.log(
       `Stopped before the end. Resume with: ${command.config.bin} reprocess resume ${config} ${result.submission}`,

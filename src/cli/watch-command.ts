@@ -13,7 +13,7 @@ import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../eng
 import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
 import { redact } from '../util/mask.js';
-import { countByModule, describeSkips, withProgress } from './render.js';
+import { countByModule, createdText, describeSkips, withProgress } from './render.js';
 import { engineContext, SubmissionCommand, whoAmI, type Prepared } from './submission-command.js';
 
 export interface WatchSummary {
@@ -95,6 +95,8 @@ export abstract class WatchCommand extends SubmissionCommand {
         : new DataflowFeed(db.dataflow, (reason) =>
             this.warn(`${reason}: polling, a cycle every ${options.intervalSeconds} s`),
           );
+    // How the watcher stopped, written into the lease it releases; an error leaves 'error'.
+    let stopped = 'error';
     try {
       for (;;) {
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
@@ -106,8 +108,7 @@ export abstract class WatchCommand extends SubmissionCommand {
             title,
             { json: this.jsonEnabled() },
             (reporter) => watchCycle(engineContext(databases, prepared, reporter, this.stopSignal), request),
-            (r) =>
-              `${title}: ${r.created.length} pass(es) ${request.dryRun ? 'planned' : 'created'}${r.held ? ', held' : ''}`,
+            (r) => `${title}: ${createdText(r.created.length, request.dryRun)}${r.held ? ', held' : ''}`,
           );
         } catch (error) {
           // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors stop it.
@@ -130,7 +131,7 @@ export abstract class WatchCommand extends SubmissionCommand {
         summary.locks_set.push(...cycle.locks_set);
         summary.held = cycle.held;
         summary.last_run = cycle.last_run;
-        this.report(cycle, options.config);
+        this.report(cycle, options.config, request.dryRun);
         if (request.dryRun) summary.stopped_by = 'dry-run';
         else if (cycle.block_done) summary.stopped_by = 'block-done';
         else if (this.stopping) summary.stopped_by = 'signal';
@@ -142,9 +143,10 @@ export abstract class WatchCommand extends SubmissionCommand {
         }
         break;
       }
+      stopped = summary.stopped_by === 'signal' ? (this.stoppedBySignal ?? 'signal') : summary.stopped_by;
     } finally {
       clearInterval(heartbeat);
-      if (!lost) await lease?.release().catch(() => {});
+      if (!lost) await lease?.release(stopped).catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
     return summary;
@@ -164,6 +166,7 @@ export abstract class WatchCommand extends SubmissionCommand {
   ): Promise<boolean> {
     if (once) {
       const from = await lease.acquire();
+      // A released lease (its holder stopped on purpose) is free: taken without a word.
       if (from) this.logToStderr(`took over the lease ${lease.id} from ${describeHolder(from)}`);
       return true;
     }
@@ -182,8 +185,9 @@ export abstract class WatchCommand extends SubmissionCommand {
         );
       }
       if (attempt?.acquired) {
-        const from = holder ?? attempt.from;
-        if (from) {
+        const from = attempt.released ? undefined : (holder ?? attempt.from);
+        const previous = attempt.released ?? from;
+        if (previous) {
           const stored = (await db.processing.getMany([state]).catch(() => new Map())).get(state) as
             { last_run?: unknown } | undefined;
           const resume =
@@ -192,8 +196,11 @@ export abstract class WatchCommand extends SubmissionCommand {
             waitingSince === undefined
               ? ''
               : ` after ${((Date.now() - waitingSince) / 1000).toFixed(1)} s as a standby`;
+          const who = `${previous.holder}${previous.host ? ` (host ${previous.host})` : ''}`;
           this.logToStderr(
-            `took over the lease ${lease.id} from ${from.holder}${from.host ? ` (host ${from.host})` : ''}${waited}; resuming from ${state} ${resume}`,
+            from
+              ? `took over the lease ${lease.id} from ${who}${waited}; resuming from ${state} ${resume}`
+              : `took the lease ${lease.id}, released by ${who} at ${previous.released} (${previous.stopped})${waited}; resuming from ${state} ${resume}`,
           );
         }
         return true;
@@ -218,10 +225,11 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
   }
 
-  private report(cycle: CycleResult, config: string): void {
+  private report(cycle: CycleResult, config: string, dryRun: boolean): void {
     if (cycle.created.length) {
+      const what = createdText(cycle.created.length, dryRun);
       this.log(
-        `${cycle.created.length} pass(es) created (${countByModule(cycle.created)}); last run handled ${cycle.last_run}.`,
+        `${what[0]!.toUpperCase()}${what.slice(1)} (${countByModule(cycle.created)}); last run ${dryRun ? 'it would handle' : 'handled'} ${cycle.last_run}.`,
       );
     }
     if (cycle.skipped.length) {
@@ -229,7 +237,7 @@ export abstract class WatchCommand extends SubmissionCommand {
       for (const line of describeSkips(cycle.skipped)) this.log(line);
     }
     for (const lock of cycle.locks_set)
-      this.log(`${lock.calibration} calibration lock set at run ${lock.run}.`);
+      this.log(`${lock.calibration} calibration lock ${dryRun ? 'would be set' : 'set'} at run ${lock.run}.`);
     if (cycle.held) this.log(`Held at run ${cycle.held.run}: ${cycle.held.reason.replace('CONFIG', config)}`);
   }
 }

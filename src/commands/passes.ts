@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { OprocCommand } from '../base-command.js';
 import { listOf, passSource, runSelectionFlags } from '../cli/pass-selection.js';
 import { ExitCode } from '../errors.js';
+import { plural } from '../util/plural.js';
 import { describeMissing, tableLines, tsvLines } from '../operations/passes-format.js';
 import { listPasses, parseStatuses, type MissingPass, type PassRow } from '../operations/passes.js';
 import { passStatuses } from '../engine/types.js';
@@ -89,13 +90,15 @@ export default class Passes extends OprocCommand {
       this.log('No passes match.');
     } else {
       for (const line of tableLines(passes)) this.log(line);
-      this.log(`${passes.length} pass(es)`);
+      this.log(plural(passes.length, 'pass'));
     }
   }
 
   private reportMissing(missing: readonly MissingPass[], outlist: string | undefined): void {
     if (missing.length === 0 || this.jsonEnabled()) return;
-    this.logToStderr(`${missing.length} pass(es) named in ${outlist} do not exist:`);
+    this.logToStderr(
+      `${plural(missing.length, 'pass')} named in ${outlist} ${missing.length === 1 ? 'does' : 'do'} not exist:`,
+    );
     for (const m of missing) this.logToStderr(`  ${describeMissing(m)}`);
   }
 }

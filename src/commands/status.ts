@@ -7,6 +7,7 @@ import { insightContext } from '../operations/insight.js';
 import { statusLines, statusTables } from '../operations/insight-format.js';
 import { readStatus, type StatusReport } from '../operations/status.js';
 import { messageWidth } from '../cli/messages.js';
+import { unknownRatv } from '../operations/versions.js';
 import { whoAmI } from '../cli/submission-command.js';
 
 export default class Status extends OprocCommand {
@@ -44,6 +45,10 @@ export default class Status extends OprocCommand {
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
     const db = await this.openDatabases(config, undefined, { create: false });
+    if (args.ratv !== undefined) {
+      const unknown = await unknownRatv(db.processing, catalog.ratvs(), args.ratv);
+      if (unknown) throw unknown;
+    }
     const report = await readStatus(insightContext(db, config, catalog, whoAmI()), { ratv: args.ratv });
     if (!this.jsonEnabled()) {
       // Tables fit the terminal's width (OCLIF_COLUMNS when set, as for messages); off one, plain lines.

@@ -4,6 +4,7 @@ import { OprocCommand } from '../base-command.js';
 import { parseFiletype, whoAmI } from '../cli/submission-command.js';
 import { parseRun } from '../engine/runlist.js';
 import { ModuleCatalog } from '../modules/catalog.js';
+import { unknownRatv } from '../operations/versions.js';
 import { insightContext } from '../operations/insight.js';
 import { whyLines } from '../operations/insight-format.js';
 import { explainRun, type WhyReport } from '../operations/why.js';
@@ -51,8 +52,11 @@ export default class Why extends OprocCommand {
     const run = parseRun(args.run, 'RUN');
     const config = await this.loadConfig(args.config);
     const catalog = await ModuleCatalog.load(this.config, config);
-    catalog.forRatv(args.ratv); // an unknown RAT version is a usage error before any database is opened
     const db = await this.openDatabases(config, undefined, { create: false });
+    // Neither processing information nor a pass: the error names the versions that have either.
+    const unknown = await unknownRatv(db.processing, catalog.ratvs(), args.ratv);
+    if (unknown) throw unknown;
+    catalog.forRatv(args.ratv); // passes but no processing information: why cannot plan the run
     const report = await explainRun(insightContext(db, config, catalog, whoAmI()), {
       ratv: args.ratv,
       filetype,

@@ -15,13 +15,20 @@ export interface LeaseDocument extends StoredDocument {
   acquired: string;
   heartbeat: string;
   expires: string;
+  /** Set by a holder that stopped on purpose (DESIGN.md 4a): when, and how. The lease is free, and no crash. */
+  released?: string;
+  /** How it stopped: `once`, `block-done`, a signal's name (`SIGTERM`), or `error`. */
+  stopped?: string;
 }
 
 /** What a lease read found: who holds it now (another, live and unexpired), if anyone. */
 export type LeaseAttempt =
   | {
       acquired: true;
-      /** The holder it was taken over from, if the lease was someone's. */ from?: LeaseDocument;
+      /** The holder it was taken over from, if the lease was someone's and not released (expired, or a dead holder's). */
+      from?: LeaseDocument;
+      /** The holder before, if it released the lease (stopped on purpose): no takeover. */
+      released?: LeaseDocument;
     }
   | { acquired: false; holder: LeaseDocument };
 
@@ -49,6 +56,8 @@ export class Lease {
   private acquiredAt: string | undefined;
   /** Until when this process may write, by its own clock: a confirmed write's start plus the lease. */
   private confirmedUntil = 0;
+  /** A heartbeat in flight: a release waits for it, so the heartbeat cannot write the lease back after. */
+  private renewing: Promise<unknown> | undefined;
 
   constructor(
     private readonly store: DocumentStore,
@@ -86,7 +95,10 @@ export class Lease {
     const mine = leaves.find((l) => l.holder === this.holder);
     const previous = mine ? undefined : newest(leaves);
     const outcome = await this.write(mine ?? previous, leaves);
-    if (outcome === 'confirmed') return { acquired: true, ...(previous ? { from: previous } : {}) };
+    if (outcome === 'confirmed') {
+      if (!previous) return { acquired: true };
+      return { acquired: true, ...(previous.released ? { released: previous } : { from: previous }) };
+    }
     // Not confirmed (409, or 202 on a cluster): who has it now?
     const after = await this.leaves();
     const holder = liveHolder(after, this.holder, this.now());
@@ -99,7 +111,13 @@ export class Lease {
    * written without a quorum (202), so not extended. A failed request extends nothing either: the
    * fence stops writes when the confirmed time runs out.
    */
-  async renew(): Promise<'renewed' | 'unconfirmed' | 'lost'> {
+  renew(): Promise<'renewed' | 'unconfirmed' | 'lost'> {
+    const renewing = this.renewOnce();
+    this.renewing = renewing;
+    return renewing;
+  }
+
+  private async renewOnce(): Promise<'renewed' | 'unconfirmed' | 'lost'> {
     const leaves = await this.leaves();
     const mine = leaves.find((l) => l.holder === this.holder);
     if (!mine || liveHolder(leaves, this.holder, this.now())) return 'lost';
@@ -119,12 +137,24 @@ export class Lease {
     return this.now().getTime() < this.confirmedUntil;
   }
 
-  async release(): Promise<void> {
+  /**
+   * Gives the lease up: it expires now. `stopped` (how a watcher stopped on purpose) also marks it
+   * released, so `oproc status` shows the watcher as stopped, not stale, and the next holder takes a
+   * free lease rather than taking over a crashed one's. Re-read and retried on a conflict.
+   */
+  async release(stopped?: string): Promise<void> {
+    await this.renewing?.catch(() => {});
     this.confirmedUntil = 0;
-    const leaves = await this.leaves();
-    const mine = leaves.find((l) => l.holder === this.holder);
-    if (!mine) return;
-    await this.store.bulkWrite([{ ...mine, expires: this.now().toISOString() }]);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const leaves = await this.leaves();
+      const mine = leaves.find((l) => l.holder === this.holder);
+      if (!mine) return;
+      const now = this.now().toISOString();
+      const [result] = await this.store.bulkWrite([
+        { ...mine, expires: now, ...(stopped ? { released: now, stopped } : {}) },
+      ]);
+      if (result?.ok || result?.error !== 'conflict') return;
+    }
   }
 
   /** Every leaf revision of the lease (the winner and its conflicts), deleted ones left out. */

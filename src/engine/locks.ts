@@ -75,11 +75,23 @@ async function updateLock(
   throw new Error(`writing ${id} kept conflicting`);
 }
 
-/** Sets the calibration's lock at a run (a calibration run was processed). */
+/**
+ * Whether a calibration run moves the lock (DESIGN.md 3): only a run later than the one the lock
+ * document names. One at or before it was met already (by this watcher or another: one lock serves
+ * every RAT version and filetype), and its lock was set then and released or moved on since.
+ */
+export function movesLock(lock: CalibrationLock | undefined, run: RunNumber): boolean {
+  return lock === undefined || run > lock.run;
+}
+
+/**
+ * Sets the calibration's lock at a run (a calibration run was processed), unless the lock document
+ * already names that run or a later one. Returns the lock written, or undefined when it was left.
+ */
 export async function setLock(store: DocumentStore, calibration: Calibration, run: RunNumber, now: Date) {
   return updateLock(store, calibration, (current) => {
-    // Already set at this run (a resumed cycle): leave it, including a release that came since.
-    if (current && current.run === run) return undefined;
+    // Set at this run or a later one (a resumed cycle, another watcher ahead): leave it, including a release.
+    if (!movesLock(current, run)) return undefined;
     return {
       _id: ids.calibrationLock(calibration),
       type: 'calibration_lock',

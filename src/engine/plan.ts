@@ -317,7 +317,8 @@ function resolvePrerequisites(
       continue;
     }
     if (selected.includes(prerequisite)) {
-      return { reason: `prerequisite ${prerequisite} got no pass in this submission` };
+      // Said alike of a submission and of `oproc why`, which plans outside any: the prerequisite's own skip says why.
+      return { reason: `prerequisite ${prerequisite} gets no pass for the run` };
     }
     if (!options.findPrereq) {
       return {

@@ -106,8 +106,9 @@ export async function reprocess(
   };
   await dataflowReader(context, request.filetype).check();
   if (request.dryRun) return run(context, request, journal, asOf);
-  await writeJournal(context, journal);
-  return resumable(submission, run(context, request, journal, asOf));
+  // The journal is written before the first pass (in run), not before a run is known: a request
+  // with no run to take writes nothing.
+  return resumable(journal, run(context, request, journal, asOf));
 }
 
 /** A reprocess stopped by an error (a database away past the retries) after its journal was written. */
@@ -124,13 +125,13 @@ export class StoppedSubmission extends OprocError {
   }
 }
 
-/** Names the submission in an error that stops it, so the command can say how to resume it. */
-async function resumable<T>(submission: string, work: Promise<T>): Promise<T> {
+/** Names the submission in an error that stops it once its journal is written, so the command can say how to resume it. */
+async function resumable<T>(journal: SubmissionDocument, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    if (error instanceof OprocError) throw error;
-    throw new StoppedSubmission(submission, error);
+    if (error instanceof OprocError || journal._rev === undefined) throw error;
+    throw new StoppedSubmission(journal._id.replace(/^submission_/, ''), error);
   }
 }
 
@@ -151,7 +152,7 @@ export async function resume(context: EngineContext, submission: string): Promis
     return emptyResult(request, id.replace(/^submission_/, ''));
   }
   const asOf = await tagTime(context.ratdb, request.ratdbTag);
-  return resumable(id.replace(/^submission_/, ''), run(context, request, doc, asOf));
+  return resumable(doc, run(context, request, doc, asOf));
 }
 
 async function writeJournal(context: EngineContext, journal: SubmissionDocument): Promise<void> {
@@ -186,14 +187,18 @@ async function run(
   const options = { ...request, submission, createdBy: context.user, asOf };
   let journalled = performance.now();
   let collected = performance.now();
+  /** Some run of a range is known to the data-flow database (complete or not). */
+  let known = false;
 
   for await (const batch of readAhead(preparedBatches(context, request, journal, options))) {
+    known ||= batch.runs.length > 0 || batch.pending.length > 0 || batch.skips.length > 0;
     for (const skip of batch.skips) {
       result.skipped.push(skip);
       context.reporter.run({ run: skip.run, runTypeNames: [], created: [], skips: [skip] });
     }
     result.pending.push(...batch.pending);
     if (batch.runs.length === 0) continue;
+    if (!request.dryRun && journal._rev === undefined) await writeJournal(context, journal);
     const outcomes = await writePlans(context, batch.plans, batch.known, request);
     collect(result, outcomes);
     const stopping = context.signal?.aborted === true;
@@ -214,11 +219,37 @@ async function run(
       return result;
     }
   }
-  if (!request.dryRun) {
-    journal.finished = context.now().toISOString();
-    await writeJournal(context, journal);
+  if (request.source.kind === 'range' && !known)
+    throw nothingKnown(request.source, await latestKnown(context));
+  // In run order (stable: a run's modules keep theirs): a list's unknown runs were found before the planned ones.
+  result.skipped.sort((a, b) => a.run - b.run);
+  if (journal._rev === undefined) {
+    // Nothing was written: no journal, and no submission to name.
+    result.submission = null;
+    return result;
   }
+  journal.finished = context.now().toISOString();
+  await writeJournal(context, journal);
   return result;
+}
+
+/** The highest run the data-flow database knows, of any filetype. */
+async function latestKnown(context: EngineContext): Promise<RunNumber | undefined> {
+  return new DataflowReader(context.dataflow, 'L1').latestRun();
+}
+
+/** A range or `after` with no run the data-flow database knows: exit 1, nothing written. */
+function nothingKnown(
+  source: Extract<RunSource, { kind: 'range' }>,
+  latest: RunNumber | undefined,
+): OprocError {
+  const span =
+    source.last === undefined ? `from ${source.first} on` : `from ${source.first} to ${source.last}`;
+  const hint = latest === undefined ? 'it knows no run at all' : `its latest run is ${latest}`;
+  return new OprocError(
+    `no run ${span} is known to the data-flow database (${hint}); nothing was written`,
+    ExitCode.Partial,
+  );
 }
 
 /** A batch read and planned, ready to write; runs it gives no pass to are in `skips` or `pending`. */

@@ -1,5 +1,6 @@
 import type { StoredDocument } from '../backends/types.js';
 import { readResolved } from './conflicts.js';
+import { plural } from '../util/plural.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -11,10 +12,10 @@ import {
 } from './batch.js';
 import { DataflowReader, type RunData } from './dataflow.js';
 import { unfenced } from './lease.js';
-import { calibrationsOf, holdingLock, holdsRun, lockReason, readLocks, setLock } from './locks.js';
+import { calibrationsOf, holdingLock, holdsRun, lockReason, movesLock, readLocks, setLock } from './locks.js';
 import { planBatch, type RunPlan, type Skip } from './plan.js';
 import type { SubmissionDocument } from './reprocess.js';
-import { ids, type Calibration, type FileType, type RunNumber } from './types.js';
+import { ids, type Calibration, type CalibrationLock, type FileType, type RunNumber } from './types.js';
 
 export interface WatchRequest extends PassOptions {
   mode: 'watch' | 'block';
@@ -93,6 +94,7 @@ export async function watchCycle(context: EngineContext, request: WatchRequest):
     updated: context.now().toISOString(),
   };
   const cycle = new Cycle(context, request, state, result, asOf);
+  await cycle.readLocks();
   if (state.in_flight && !request.dryRun) await cycle.resumeInFlight(state.in_flight);
   await cycle.advance();
   result.last_run = state.last_run;
@@ -101,6 +103,8 @@ export async function watchCycle(context: EngineContext, request: WatchRequest):
 
 class Cycle {
   private readonly reader: DataflowReader;
+  /** The lock documents as the cycle began (released ones too): a calibration run at or before one sets nothing. */
+  private locks = new Map<Calibration, CalibrationLock>();
 
   constructor(
     private readonly context: EngineContext,
@@ -123,17 +127,23 @@ class Cycle {
       SubmissionDocument | undefined;
     const done = new Set(doc?.done ?? []);
     const runs = (doc?.runs ?? []).filter((r) => !done.has(r));
-    this.context.reporter.note(`resuming submission ${submission} left in flight (${runs.length} run(s))`);
+    this.context.reporter.note(
+      `resuming submission ${submission} left in flight (${plural(runs.length, 'run')})`,
+    );
     const found = await this.reader.runsOf(runs);
     const data = runs.map((r) => found.get(r)).filter((d): d is RunData => d !== undefined);
     if (data.length) await this.process(data, submission, doc);
     else await this.finish(submission, doc, runs.length ? Math.max(...runs) : null);
   }
 
+  async readLocks(): Promise<void> {
+    if (!this.request.ignoreCalibrationLocks) this.locks = await readLocks(this.context.processing);
+  }
+
   async advance(): Promise<void> {
-    const lock = this.request.ignoreCalibrationLocks
-      ? undefined
-      : holdingLock(await readLocks(this.context.processing));
+    // Read again: a resumed submission may have set one.
+    await this.readLocks();
+    const lock = holdingLock(this.locks);
     if (lock && holdsRun(lock, this.cursor + 1)) {
       this.result.held = { run: lock.run, reason: lockReason(lock.calibration, lock.run) };
       return;
@@ -187,7 +197,9 @@ class Cycle {
       asOf: this.asOf,
     };
     const { plans, known } = await planBatch(runs, options, this.context);
-    const { take, held, locks } = cutPlans(plans, this.request.ignoreCalibrationLocks);
+    const cut = cutPlans(plans, this.request.ignoreCalibrationLocks, this.locks);
+    const { take, locks } = cut;
+    let held = cut.held;
     if (held && locks.length === 0) {
       const wait = plans[take.length]!.skips.find((s) => holdKinds.has(s.kind))!;
       this.context.reporter.note(
@@ -206,11 +218,26 @@ class Cycle {
         this.result.created.push(...o.created.map((c) => ({ run: o.run, module: c.module, pass: c.pass })));
         this.result.skipped.push(...o.skips);
       }
-      if (!this.request.dryRun) {
-        for (const { calibration, run } of locks)
-          await setLock(this.context.processing, calibration, run, this.context.now());
+      let set = 0;
+      for (const lock of locks) {
+        // Another watcher may have moved the lock on since the cycle began: then this run sets nothing.
+        if (
+          this.request.dryRun ||
+          (await setLock(this.context.processing, lock.calibration, lock.run, this.context.now()))
+        ) {
+          this.result.locks_set.push(lock);
+          set++;
+        }
       }
-      this.result.locks_set.push(...locks);
+      // None set (moved on meanwhile): this run holds nothing; the next read of the locks sees them as they are.
+      if (locks.length && set === 0) held = null;
+      if (held && locks.length && this.request.dryRun) {
+        const which = locks.map((l) => l.calibration).join(' and ');
+        held = {
+          run: held.run,
+          reason: `${which} calibration lock would be set at run ${held.run}: later runs would wait`,
+        };
+      }
       await this.finish(submission, journal, take[take.length - 1]!.run);
       if (!resumed) this.result.submissions.push(submission);
     }
@@ -291,19 +318,23 @@ class Cycle {
 
 /**
  * Where a watcher stops in a batch of plans, in run order: before the first run that must wait (a
- * missing RATDB table, no RUN table), or after the first calibration run (whose locks it then sets).
+ * missing RATDB table, no RUN table), or after the first calibration run later than its lock
+ * document's run (whose locks it then sets; one at or before it sets and holds nothing).
  * `oproc why` asks the same function what a watcher would do with a run.
  */
 export function cutPlans(
   plans: readonly RunPlan[],
   ignoreCalibrationLocks: boolean,
+  current: ReadonlyMap<Calibration, CalibrationLock>,
 ): { take: RunPlan[]; held: CycleResult['held']; locks: CycleResult['locks_set'] } {
   const take: RunPlan[] = [];
   for (const plan of plans) {
     const wait = plan.skips.find((s) => holdKinds.has(s.kind));
     if (wait) return { take, held: { run: plan.run, reason: wait.reason }, locks: [] };
     take.push(plan);
-    const calibrations = ignoreCalibrationLocks ? [] : calibrationsOf(plan.runTypeNames);
+    const calibrations = ignoreCalibrationLocks
+      ? []
+      : calibrationsOf(plan.runTypeNames).filter((c) => movesLock(current.get(c), plan.run));
     if (calibrations.length) {
       const locks = calibrations.map((calibration) => ({ calibration, run: plan.run }));
       const held = { run: plan.run, reason: lockReason(calibrations.join(' and '), plan.run) };

@@ -1,6 +1,8 @@
 /** How `oproc status` and `oproc why` print: tables on a terminal, plain lines otherwise. */
 import wrapAnsi from 'wrap-ansi';
 
+import { plural } from '../util/plural.js';
+import type { WatcherView } from './insight.js';
 import type { StatusReport, WatcherStatus } from './status.js';
 import type { WhyReport } from './why.js';
 
@@ -65,6 +67,20 @@ function age(watcher: WatcherStatus): string {
   return watcher.heartbeat_age_seconds === null ? '-' : `${watcher.heartbeat_age_seconds} s`;
 }
 
+/** A watcher's health: done, stale (why), stopped (when, how), or ok. */
+export function health(watcher: WatcherView & { done: boolean }): string {
+  if (watcher.done) return 'done';
+  if (watcher.stale) return `STALE: ${watcher.stale_reason}`;
+  if (watcher.stopped) return `stopped at ${when(watcher.stopped)} (${stoppedHow(watcher.stopped_how)})`;
+  return 'ok';
+}
+
+function stoppedHow(how: string | null): string {
+  if (how === 'once') return '--once done';
+  if (how === 'block-done') return 'block finished';
+  return dash(how);
+}
+
 function backlogText(watcher: WatcherStatus): string {
   return `${watcher.backlog}${watcher.backlog_capped ? '+' : ''}`;
 }
@@ -95,9 +111,9 @@ export function statusTables(report: StatusReport, width = 80): string[] {
       out.push(...fitTable(['MODULE', 'PASSES', ...statuses], rows, width - 2).map((l) => `  ${l}`));
     }
     const recent = r.handled_per_day.filter((d) => d.passes > 0);
-    const total = recent.reduce((n, d) => n + d.runs, 0);
+    const latest = recent.at(-1);
     out.push(
-      `  runs handled in the last 28 days: ${total}${recent.length ? ` (latest day ${recent.at(-1)!.day}: ${recent.at(-1)!.runs} runs, ${recent.at(-1)!.passes} passes)` : ''}`,
+      `  runs handled in the last 28 days: ${r.runs_handled}${latest ? ` (latest day ${latest.day}: ${plural(latest.runs, 'run')}, ${plural(latest.passes, 'pass')})` : ''}`,
     );
     if (r.watchers.length === 0) out.push('  no watcher');
     else {
@@ -108,7 +124,7 @@ export function statusTables(report: StatusReport, width = 80): string[] {
         backlogText(w),
         dash(w.holder),
         age(w),
-        w.done ? 'done' : w.stale ? `STALE: ${w.stale_reason}` : 'ok',
+        health(w),
       ]);
       out.push(
         ...fitTable(
@@ -167,7 +183,7 @@ export function statusLines(report: StatusReport): string[] {
     for (const w of r.watchers) {
       out.push(
         `watcher ${w.state} last_run ${dash(w.last_run)} newest_complete ${dash(w.newest_complete_run)} backlog ${backlogText(w)} ` +
-          `holder ${dash(w.holder)} heartbeat ${when(w.heartbeat)} age ${age(w)} ${w.done ? 'done' : w.stale ? `STALE: ${w.stale_reason}` : 'ok'}`,
+          `holder ${dash(w.holder)} heartbeat ${when(w.heartbeat)} age ${age(w)} ${health(w)}`,
       );
       for (const b of w.backlog_runs) out.push(`backlog ${w.state} ${b.run} ${b.verdict}`);
     }
@@ -193,7 +209,7 @@ export function whyLines(r: WhyReport): string[] {
   if (!d.known) out.push(`  no data-flow document names run ${r.run}`);
   for (const [filetype, subruns] of Object.entries(d.files))
     out.push(
-      `  ${filetype}: ${subruns.length ? `${subruns.length} subrun(s) ${ranges(subruns)}` : 'no files'}`,
+      `  ${filetype}: ${subruns.length ? `${plural(subruns.length, 'subrun')} ${ranges(subruns)}` : 'no files'}`,
     );
   if (d.known) out.push(`  ${d.complete ? 'complete' : 'not complete'}: ${d.complete_reason}`);
   out.push('Run type (RATDB RUN table):');
@@ -228,7 +244,7 @@ export function whyLines(r: WhyReport): string[] {
   if (r.watchers.length === 0) out.push('  none has a state yet');
   for (const w of r.watchers)
     out.push(
-      `  ${w.state}: last_run ${dash(w.last_run)}; lease ${dash(w.holder)}, heartbeat ${when(w.heartbeat)}${w.stale ? ` (stale: ${w.stale_reason})` : ''}`,
+      `  ${w.state}: last_run ${dash(w.last_run)}; lease ${dash(w.holder)}, heartbeat ${when(w.heartbeat)}${w.stale ? ` (stale: ${w.stale_reason})` : w.stopped ? ` (${health(w)})` : ''}`,
     );
   out.push('Passes:');
   if (r.passes.length === 0) out.push('  none');

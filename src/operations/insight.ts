@@ -65,7 +65,11 @@ export interface WatcherView {
   heartbeat: string | null;
   heartbeat_age_seconds: number | null;
   expires: string | null;
-  /** No live lease: heartbeat older than the lease, lease expired or released, or no lease at all. */
+  /** When it released its lease on stopping on purpose (`--once` done, a block finished, SIGINT, SIGTERM); null otherwise. */
+  stopped: string | null;
+  /** How it stopped: `once`, `block-done`, `SIGINT`, `SIGTERM`, or `error` (which is stale). */
+  stopped_how: string | null;
+  /** No live lease and no clean stop: heartbeat older than the lease, lease expired, stopped on an error, or no lease at all. */
   stale: boolean;
   /** Why it is stale, in words; null when it is not. */
   stale_reason: string | null;
@@ -78,6 +82,8 @@ interface LeaseFields {
   host?: unknown;
   heartbeat?: unknown;
   expires?: unknown;
+  released?: unknown;
+  stopped?: unknown;
 }
 
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
@@ -124,7 +130,15 @@ export async function readWatchers(
       heartbeat === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(heartbeat)) / 1000));
     const block = Array.isArray(state.block) ? state.block : null;
     const done = block !== null && state.last_run !== null && state.last_run >= block[1];
-    const staleReason = done ? null : staleness(age, expires, now, context.leaseSeconds);
+    const released = text(lease?.released);
+    const how = released === null ? null : (text(lease?.stopped) ?? 'error');
+    const clean = released !== null && how !== 'error';
+    const staleReason =
+      done || clean
+        ? null
+        : released !== null
+          ? `stopped after an error at ${released}`
+          : staleness(age, expires, now, context.leaseSeconds);
     return {
       filetype: state.filetype,
       state: state._id,
@@ -137,6 +151,8 @@ export async function readWatchers(
       heartbeat,
       heartbeat_age_seconds: age,
       expires,
+      stopped: released,
+      stopped_how: how,
       stale: staleReason !== null,
       stale_reason: staleReason,
       done,
@@ -152,7 +168,6 @@ function staleness(
 ): string | null {
   if (age === null) return 'no lease: no watcher has run with a lease';
   if (age > leaseSeconds) return `last heartbeat ${age} s ago, longer than the lease (${leaseSeconds} s)`;
-  if (expires !== null && Date.parse(expires) <= now.getTime())
-    return `lease expired or released at ${expires}`;
+  if (expires !== null && Date.parse(expires) <= now.getTime()) return `lease expired at ${expires}`;
   return null;
 }

@@ -1,6 +1,7 @@
 /** How `oproc retry` and `oproc cancel` print what they change, would change, and leave. */
 import type { ChangedPass, LeftPass, MatchedPass, PassChangeKind } from './pass-changes.js';
 import { countsByModuleAndStatus, targetStatus } from './pass-changes.js';
+import { plural } from '../util/plural.js';
 
 export const verbs: Record<PassChangeKind, { past: string; infinitive: string }> = {
   retry: { past: 'retried', infinitive: 'retry' },
@@ -35,8 +36,8 @@ export function leftLines(left: readonly LeftPass[]): string[] {
   );
 }
 
-/** `3 pass(es) of RAT 7.0.8` and what they become: `failed, partFail -> waiting`. */
+/** `3 passes of RAT 7.0.8` and what they become: `failed, partFail -> waiting`. */
 export function describeMatch(kind: PassChangeKind, ratv: string, matched: readonly MatchedPass[]): string {
   const from = [...new Set(matched.map((m) => m.status))].join(', ');
-  return `${matched.length} pass(es) of RAT ${ratv} (${from} -> ${targetStatus[kind]})`;
+  return `${plural(matched.length, 'pass')} of RAT ${ratv} (${from} -> ${targetStatus[kind]})`;
 }

@@ -9,6 +9,7 @@ import { isHolding, readLocks } from '../engine/locks.js';
 import { calibrations, type Calibration, type RunNumber } from '../engine/types.js';
 import { compareVersions } from '../modules/catalog.js';
 import { readWatchers, watchedRatvs, type InsightContext, type WatcherView } from './insight.js';
+import { ratvsWithPasses } from './versions.js';
 import { explainRuns } from './why.js';
 
 /** Counts per module, then per status. */
@@ -32,8 +33,10 @@ export interface WatcherStatus extends WatcherView {
 export interface RatvStatus {
   ratv: string;
   passes: { newest: PassCounts; all: PassCounts };
-  /** The last 28 days (UTC), oldest first, by the passes' `created`: runs given passes, passes created. */
+  /** The last 28 days (UTC), oldest first, by the passes' `created`: runs given passes (each once a day), passes created. */
   handled_per_day: { day: string; runs: number; passes: number }[];
+  /** Distinct runs given a pass of the version in those 28 days (a run handled on two days counts once). */
+  runs_handled: number;
   watchers: WatcherStatus[];
 }
 
@@ -88,14 +91,14 @@ export async function readStatus(
   ]);
   const perRatv: RatvStatus[] = [];
   for (const ratv of ratvs) {
-    const [passes, handled, watchers] = await Promise.all([
+    const [passes, { perDay: handled, runs: runsHandled }, watchers] = await Promise.all([
       passCounts(context, ratv),
       handledPerDay(context, ratv, now),
       readWatchers({ ...context, now: () => now }, ratv),
     ]);
     const statuses: WatcherStatus[] = [];
     for (const watcher of watchers) statuses.push(await withBacklog(context, ratv, watcher, newestComplete));
-    perRatv.push({ ratv, passes, handled_per_day: handled, watchers: statuses });
+    perRatv.push({ ratv, passes, handled_per_day: handled, runs_handled: runsHandled, watchers: statuses });
   }
   return {
     generated: now.toISOString(),
@@ -123,19 +126,7 @@ export async function readStatus(
  * rows (one row read per version): a reduced read would reduce every row on PouchDB.
  */
 async function knownRatvs(context: InsightContext): Promise<string[]> {
-  const found: string[] = [];
-  let startkey: unknown[] | undefined;
-  for (;;) {
-    const [row] = await context.processing.queryView(processingDesign.name, 'passes_by_status', {
-      reduce: false,
-      limit: 1,
-      ...(startkey ? { startkey } : {}),
-    });
-    const ratv = (row?.key as unknown[] | undefined)?.[0];
-    if (typeof ratv !== 'string') break;
-    found.push(ratv);
-    startkey = [ratv, {}];
-  }
+  const found = await ratvsWithPasses(context.processing);
   return [...new Set([...found, ...(await watchedRatvs(context.processing))])].sort(compareVersions);
 }
 
@@ -158,42 +149,59 @@ function utcDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
+/** Grouped rows read per request when counting the distinct runs of each day. */
+const runPage = 5000;
+
 async function handledPerDay(
   context: InsightContext,
   ratv: string,
   now: Date,
-): Promise<RatvStatus['handled_per_day']> {
+): Promise<{ perDay: RatvStatus['handled_per_day']; runs: number }> {
   const dayList: string[] = [];
   for (let back = days - 1; back >= 0; back--)
     dayList.push(utcDay(new Date(now.getTime() - back * 86_400_000)));
   const first = dayList[0]!;
   const last = dayList[dayList.length - 1]!;
   // Passes: one reduced row per day, from the reductions CouchDB keeps, whatever the number of passes.
-  // Runs: the runs done by the submissions started that day, from their summaries (one row per
-  // submission, not per run: a reprocess of 200,000 runs in a day is one row). A run handled by two
-  // submissions of one day counts twice; a submission counts on the day it started.
-  const [passRows, submissionRows] = await Promise.all([
-    context.processing.queryView(processingDesign.name, 'passes_by_day', {
-      startkey: [ratv, first],
-      endkey: [ratv, last, {}],
-      groupLevel: 2,
-    }),
-    context.processing.queryView(processingDesign.name, 'submissions_by_started', {
-      startkey: [ratv, first],
-      endkey: [ratv, {}],
-    }),
-  ]);
+  // Runs: one grouped row per (day, run) of the same view, so a run is counted once a day however many
+  // passes, modules, filetypes or submissions it had that day (the submissions' summaries counted it
+  // once per submission). That read grows with the runs handled: a day's reprocess of 200,000 runs
+  // is 200,000 grouped rows, read in pages.
+  const passRows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
+    startkey: [ratv, first],
+    endkey: [ratv, last, {}],
+    groupLevel: 2,
+  });
   const passes = new Map<string, number>();
   for (const r of passRows) {
     const day = (r.key as string[])[1]!;
     passes.set(day, (passes.get(day) ?? 0) + Number(r.value));
   }
   const runs = new Map<string, number>();
-  for (const r of submissionRows) {
-    const day = String((r.key as unknown[])[1]).slice(0, 10); // started, an ISO time in UTC
-    runs.set(day, (runs.get(day) ?? 0) + Number((r.value as { done?: number } | null)?.done ?? 0));
+  const distinct = new Set<number>();
+  let startkey: unknown[] = [ratv, first];
+  let skip = 0;
+  for (;;) {
+    const rows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
+      startkey,
+      endkey: [ratv, last, {}],
+      groupLevel: 3,
+      limit: runPage,
+      skip,
+    });
+    for (const r of rows) {
+      const [, day, run] = r.key as [string, string, number];
+      runs.set(day, (runs.get(day) ?? 0) + 1);
+      distinct.add(run);
+    }
+    if (rows.length < runPage) break;
+    startkey = rows[rows.length - 1]!.key as unknown[];
+    skip = 1; // grouped keys are unique: the last one read is the only one to skip
   }
-  return dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 }));
+  return {
+    perDay: dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 })),
+    runs: distinct.size,
+  };
 }
 
 async function withBacklog(

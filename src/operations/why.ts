@@ -174,7 +174,7 @@ export async function explainRuns(
       if (!data.get(filetype)!.has(plan.run)) continue;
     }
     if (stop || lastRun === null || plan.run <= lastRun) continue;
-    const { held, locks: setting } = cutPlans([plan], false);
+    const { held, locks: setting } = cutPlans([plan], false, locks);
     if (setting.length)
       stop = `behind run ${plan.run}, a ${setting.map((l) => l.calibration).join(' and ')} calibration run whose lock will hold later runs`;
     else if (held) stop = `behind run ${plan.run}, held: ${held.reason}`;
@@ -197,7 +197,9 @@ export async function explainRuns(
       known,
       complete: completeness.complete,
       lock,
+      locks,
       plan,
+      passesHere: passes[i]!.filter((p) => p.ratv === ratv && p.filetype === filetype).length,
       stopBefore: stopBefore.get(run),
       aheadNote:
         aheadTruncated && run > (ahead.at(-1)?.run ?? 0)
@@ -232,7 +234,7 @@ export async function explainRuns(
       plan: {
         create: plan.modules.map((m) => m.module),
         skips: plan.skips,
-        sets_locks: cutPlans([plan], false).locks.map((l) => l.calibration),
+        sets_locks: cutPlans([plan], false, locks).locks.map((l) => l.calibration),
       },
       verdict_kind: kind,
       verdict,
@@ -318,16 +320,28 @@ function decide(input: {
   known: boolean;
   complete: boolean;
   lock: CalibrationLock | undefined;
+  locks: ReadonlyMap<Calibration, CalibrationLock>;
   plan: RunPlan;
+  /** Passes of the run with this RAT version and filetype. */
+  passesHere: number;
   stopBefore: string | undefined;
   aheadNote: string;
 }): { kind: VerdictKind; verdict: string } {
   const { run, plan } = input;
-  if (input.lastRun !== null && input.lastRun >= run)
-    return {
-      kind: 'handled',
-      verdict: `already handled: ${input.state} is past run ${run} (last_run ${input.lastRun})`,
-    };
+  if (input.lastRun !== null && input.lastRun >= run) {
+    const handled = `already handled: ${input.state} is past run ${run} (last_run ${input.lastRun})`;
+    if (input.passesHere > 0) return { kind: 'handled', verdict: handled };
+    // Passed over without a pass: say why, as the plan says it today.
+    const skipped = plan.skips.map((s) => (s.module ? `${s.module}: ${s.reason}` : s.reason));
+    const create = plan.modules.map((m) => m.module);
+    const cause = !input.known
+      ? `no data-flow document names run ${run}`
+      : skipped.join('; ') || (create.length ? '' : 'no module selected');
+    const now = create.length
+      ? `${cause ? `${cause}; ` : ''}now it would create ${create.join(', ')} (a watcher does not go back: reprocess it)`
+      : cause;
+    return { kind: 'handled', verdict: `${handled}, without a pass: ${now}` };
+  }
   if (!input.known)
     return {
       kind: 'not-in-dataflow',
@@ -338,7 +352,7 @@ function decide(input: {
   if (!input.complete)
     return { kind: 'waits', verdict: `waits: run ${run} is not complete (no later run, no run_end)` };
   if (input.stopBefore) return { kind: 'waits', verdict: `waits: ${input.stopBefore}` };
-  const { held, locks } = cutPlans([plan], false);
+  const { held, locks } = cutPlans([plan], false, input.locks);
   if (held && locks.length === 0) {
     const lacking = plan.tables.filter((t) => t.missing.length);
     const why = plan.skips.some((s) => s.kind === 'ratdb')

@@ -198,7 +198,7 @@ describe('the original command line (offline_processing)', () => {
       ['c', '7.0.8', 'L2', '-r', '1', '-A', '2'],
       /exactly one of .* \(given: --start-run, --reprocess-after\)/,
     ],
-    [['c', '7.0.8', 'L2', '-b', '1'], /-b expects 2 argument\(s\)/],
+    [['c', '7.0.8', 'L2', '-b', '1'], /-b expects 2 arguments/],
     [['c', '7.0.8', '-r', '1'], /expected CONFIG RATV FILETYPE, got 2/],
     [['c', '7.0.8', 'L2', '-r', '1', '--frobnicate'], /unrecognized argument --frobnicate/],
   ] as [string[], RegExp][]) {

@@ -102,7 +102,7 @@ for (const kind of commandKinds) {
       );
       const exact = await cancel('-m', 'Processing', '--exactly', outlist, '--pass', '0', '--yes');
       expect(exact.code, exact.stderr).to.equal(0);
-      expect(exact.stdout).to.match(/2 pass\(es\) of RAT 9\.9\.0 canceled/);
+      expect(exact.stdout).to.match(/2 passes of RAT 9\.9\.0 canceled/);
       expect(await notCompleted(s)).to.deep.equal([
         '300002 Processing 0 failed [failed,failed,failed]',
         '300002 Processing 1 waiting [waiting,waiting,waiting]',
@@ -148,7 +148,7 @@ describe('oproc cancel on a terminal (PouchDB + PGlite)', function () {
     expect(code, output).to.equal(0);
     expect(output).to.match(/Analysis\s+waiting\s+1/);
     expect(output).to.match(/Analysis\s+running\s+1/);
-    expect(output).to.match(/Cancel 2 pass\(es\) of RAT 9\.9\.0 \(waiting, running -> canceled\)\?/);
+    expect(output).to.match(/Cancel 2 passes of RAT 9\.9\.0 \(waiting, running -> canceled\)\?/);
     expect(await notCompleted(s)).to.deep.equal([
       '300001 Analysis 0 canceled [canceled]',
       '300002 Analysis 0 canceled [canceled]',

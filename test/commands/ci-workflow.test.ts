@@ -286,9 +286,9 @@ describe('the CI workflow of docs/ci.md (PouchDB + PGlite)', function () {
     );
     expect(step.cli.code, step.cli.stderr).to.equal(2);
     const result = JSON.parse(await readFile(step.result, 'utf8')) as {
-      error: { message: string; exitCode: number };
+      error: { message: string; code: number };
     };
-    expect(result.error.exitCode).to.equal(2);
+    expect(result.error.code).to.equal(2);
     expect(result.error.message).to.match(/line 2: "3000O1" is not a run number/);
     expect(await s.job(300000, 'Processing')).to.equal(undefined);
     await readFile(path.join(s.dir, 'runs.exactly')).then(

@@ -237,7 +237,7 @@ for (const kind of commandKinds) {
         '300005 Processing 0',
       ]);
       const stderr = oneLine(result.stderr);
-      expect(stderr).to.match(/2 pass\(es\) named in \S*runs\.exactly do not exist/);
+      expect(stderr).to.match(/2 passes named in \S*runs\.exactly do not exist/);
       expect(stderr).to.match(/Analysis 300002 7: job_300002_Analysis has passes 0/);
       expect(stderr).to.match(/Processing 300009 0: no job document job_300009_Processing/);
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 
 import type { SubmissionResult } from '../../src/engine/reprocess.js';
 import { ids } from '../../src/engine/types.js';
-import { json, runCli } from '../support/cli.js';
+import { json, oneLine, runCli } from '../support/cli.js';
 import {
   backendKinds,
   backendLabel,
@@ -101,7 +101,7 @@ for (const kind of backendKinds) {
       const result = await reprocess('one-shot', '300005', '300000');
       expect(result.code).to.equal(1);
       expect(result.stdout).to.match(/300005 Processing: RATDB table\(s\) missing: PMT_DQXX/);
-      expect(result.stdout).to.match(/300005 Analysis: prerequisite Processing got no pass/);
+      expect(result.stdout).to.match(/300005 Analysis: prerequisite Processing gets no pass for the run/);
       expect(await s.job(300005, 'Processing')).to.equal(undefined);
       expect((await s.job(300000, 'Processing'))!.passes).to.have.length(1);
 
@@ -181,6 +181,54 @@ for (const kind of backendKinds) {
         { run: 300007, reason: 'not complete yet: left for the watcher' },
       ]);
       expect(await s.job(300007, 'Processing')).to.equal(undefined);
+    });
+
+    it('a range or after holding no run the data-flow database knows exits 1 saying so, and writes nothing', async () => {
+      const submissions = () =>
+        s.withDatabases((db) =>
+          db.processing.allDocs({ startkey: 'submission_', endkey: 'submission_\uffff' }),
+        );
+      const range = await reprocess('range', '400000', '400010');
+      expect(range.code, range.stdout).to.equal(1);
+      expect(oneLine(range.stderr)).to.match(
+        /no run from 400000 to 400010 is known to the data-flow database \(its latest run is 300007\); nothing was written/,
+      );
+      const after = await reprocess('after', '400000', '--json');
+      expect(after.code).to.equal(1);
+      expect(json<{ error: { message: string } }>(after).error.message).to.match(
+        /^no run from 400000 on is known/,
+      );
+      const dry = await reprocess('range', '400000', '400010', '--dry-run');
+      expect(dry.code).to.equal(1);
+      expect(await submissions(), 'no submission journal').to.deep.equal([]);
+
+      const listed = await reprocess('one-shot', '300001', '400000', '400001');
+      expect(listed.code).to.equal(1);
+      expect(listed.stdout).to.contain('Not in the data-flow database (2): 400000, 400001');
+      expect(await submissions()).to.have.length(1);
+      const none = await reprocess('one-shot', '400002', '400003');
+      expect(none.code).to.equal(1);
+      expect(none.stdout).to.contain('Not in the data-flow database (2): 400002, 400003');
+      expect(none.stdout).not.to.match(/Submission/);
+      expect(await submissions(), 'nothing to take: no journal').to.have.length(1);
+
+      const mixed = await reprocess('one-shot', '400000', '300006', '--json');
+      expect(
+        json<SubmissionResult>(mixed).skipped.map((k) => k.run),
+        'in run order',
+      ).to.deep.equal([300006, 400000]);
+    });
+
+    it('a dry run says what it would create, never "created"', async () => {
+      const result = await reprocess('range', '300000', '300002', '--dry-run');
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout).to.contain(
+        'Dry run: would create 6 passes for 3 runs (Processing 3, Analysis 3).',
+      );
+      expect(result.stdout).to.match(/\(dry run: nothing written\): would create 6 passes$/m);
+      expect(result.stdout).not.to.match(/\bcreated\b/);
+      const one = await reprocess('one-shot', '300004', '--dry-run');
+      expect(one.stdout).to.contain('Dry run: would create 1 pass for 1 run (Processing 1).');
     });
 
     it('a dry run writes nothing: no pass, no journal, no outlist', async () => {

@@ -35,7 +35,7 @@ for (const kind of commandKinds) {
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stdout).to.contain('Processing\t300001\t0\t# failed -> waiting');
       expect(result.stdout).to.contain('Analysis\t300004\t0\t# failed -> waiting');
-      expect(result.stdout).to.match(/2 pass\(es\) of RAT 9\.9\.0 retried/);
+      expect(result.stdout).to.match(/2 passes of RAT 9\.9\.0 retried/);
       expect(await notCompleted(s)).to.deep.equal([
         '300001 Processing 0 waiting [completed,waiting,waiting]',
         '300003 Processing 0 partFail [partFail,partFail,partFail]',
@@ -177,13 +177,39 @@ for (const kind of commandKinds) {
       expect(await notCompleted(s)).to.have.length(2);
       const forced = await retry('--status', 'running,submitted', '--force', '--yes');
       expect(forced.code, forced.stderr).to.equal(0);
-      expect(oneLine(forced.stderr)).to.match(
-        /2 pass\(es\) are submitted or running: .* the job may run twice/,
-      );
+      expect(oneLine(forced.stderr)).to.match(/2 passes are submitted or running: .* the job may run twice/);
       expect(await notCompleted(s)).to.deep.equal([
         '300001 Processing 0 waiting [waiting,waiting,waiting]',
         '300002 Analysis 0 waiting [waiting]',
       ]);
+    });
+
+    it('under --json the warning that the job may run twice is kept: in the result and on stderr', async () => {
+      await setStates(s, { '300001 Processing 0': 'running' });
+      const forced = await retry('--status', 'running', '--force', '--yes', '--json');
+      expect(forced.code, forced.stderr).to.equal(0);
+      const body = json<PassChangeResult>(forced);
+      expect(changedKeys(body)).to.deep.equal(['300001 Processing 0 running']);
+      expect(body.warnings).to.have.length(1);
+      expect(body.warnings[0]).to.match(/1 pass is submitted or running: .* the job may run twice/);
+      expect(oneLine(forced.stderr)).to.match(
+        /Warning: 1 pass is submitted or running: .* the job may run twice/,
+      );
+    });
+
+    it('an error under --json is { error: { code, message } } and nothing of the framework', async () => {
+      const bad = await retry('--status', 'broken', '--yes', '--json');
+      expect(bad.code).to.equal(2);
+      const body = json<{ error: Record<string, unknown> }>(bad);
+      expect(body).to.have.keys(['error']);
+      expect(body.error).to.have.keys(['code', 'message']);
+      expect(body.error.code).to.equal(2);
+      expect(body.error.message).to.match(/--status "broken" is not a pass status/);
+      const unknownFlag = await retry('--bogus', '--json');
+      expect(unknownFlag.code).to.equal(2);
+      const parse = json<{ error: Record<string, unknown> }>(unknownFlag);
+      expect(parse.error).to.have.keys(['code', 'message']);
+      expect(parse.error).to.include({ code: 2 });
     });
 
     it('without a terminal and without --yes lists what would change and exits 2, changing nothing', async () => {
@@ -193,7 +219,7 @@ for (const kind of commandKinds) {
       expect(result.stdout).to.contain('Processing\t300001\t0\t# failed -> waiting');
       expect(result.stdout).to.match(/Processing\s+failed\s+1/);
       expect(oneLine(result.stderr)).to.match(
-        /2 pass\(es\) match and nothing was changed: there is no terminal to ask on.*--yes \(or --fearless\)/,
+        /2 passes match and nothing was changed: there is no terminal to ask on.*--yes \(or --fearless\)/,
       );
       expect(await notCompleted(s)).to.have.length(2);
       const fearless = await retry('--fearless');
@@ -204,12 +230,14 @@ for (const kind of commandKinds) {
       ]);
     });
 
-    it('an unknown RAT version matches nothing, and says so (exit 0)', async () => {
-      const result = await runCli(['retry', s.config, '1.2.3', '--yes']);
-      expect(result.code, result.stderr).to.equal(0);
-      expect(oneLine(result.stdout)).to.match(
-        /RAT 1\.2\.3 has no processing information here and no job document read has a pass of it/,
-      );
+    it('a RAT version with neither processing information nor a pass is a usage error naming those that have (exit 2)', async () => {
+      for (const command of ['retry', 'cancel']) {
+        const result = await runCli([command, s.config, '1.2.3', '-m', 'Processing', '--yes']);
+        expect(result.code, result.stderr).to.equal(2);
+        expect(oneLine(result.stderr)).to.match(
+          /RAT 1\.2\.3 has no processing information here and no pass in the processing database \(RAT versions that do: .*\b9\.9\.0\b/,
+        );
+      }
     });
 
     describe('bad input exits 2 with a message, and changes nothing', () => {
@@ -285,11 +313,11 @@ describe('oproc retry on a terminal (PouchDB + PGlite)', function () {
       });
       const { code, output } = await onTerminal(['retry', s.config, s.ratv], `${answer}\r`);
       expect(code, output).to.equal(0);
-      expect(output).to.match(/3 pass\(es\) of RAT 9\.9\.0 match:/);
+      expect(output).to.match(/3 passes of RAT 9\.9\.0 match:/);
       expect(output).to.match(/MODULE\s+STATUS\s+PASSES/);
       expect(output).to.match(/Analysis\s+failed\s+1/);
       expect(output).to.match(/Processing\s+failed\s+2/);
-      expect(output).to.match(/Retry 3 pass\(es\) of RAT 9\.9\.0 \(failed -> waiting\)\?/);
+      expect(output).to.match(/Retry 3 passes of RAT 9\.9\.0 \(failed -> waiting\)\?/);
       if (answer === 'n') expect(output).to.match(/Nothing changed/);
       const statuses = (await notCompleted(s)).map((line) => line.split(' ')[3]);
       expect(statuses).to.deep.equal([expected, expected, expected]);

@@ -72,8 +72,10 @@ for (const kind of commandKinds) {
         const id = ids.lease(s.ratv, 'L2');
         const current = (await db.processing.getMany([id])).get(id);
         const now = Date.now();
+        // A live watcher writes its lease afresh: no mark of an earlier holder's clean stop.
+        const { released: _released, stopped: _stopped, ...earlier } = current ?? {};
         const lease: StoredDocument = {
-          ...current,
+          ...earlier,
           _id: id,
           type: 'lease',
           holder: 'shifter@grid-host pid 4242 abc123',
@@ -141,11 +143,12 @@ for (const kind of commandKinds) {
       expect(report).to.have.keys(['generated', 'ratvs', 'locks', 'submissions', 'stale']);
       expect(report.ratvs.map((r) => r.ratv)).to.deep.equal([s.ratv]);
       const ratv = report.ratvs[0]!;
-      expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'watchers']);
+      expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'runs_handled', 'watchers']);
       expect(ratv.handled_per_day).to.have.length(28);
       const today = new Date().toISOString().slice(0, 10);
-      // Runs from the day's submissions: the watcher's 3, and 300000 again by the one-shot.
-      expect(ratv.handled_per_day.at(-1)).to.deep.equal({ day: today, runs: 4, passes: 6 });
+      // The watcher's 3 runs; 300000 again by the one-shot is the same run of the same day: counted once.
+      expect(ratv.handled_per_day.at(-1)).to.deep.equal({ day: today, runs: 3, passes: 6 });
+      expect(ratv.runs_handled, 'distinct runs').to.equal(3);
       expect(ratv.handled_per_day.slice(0, -1).every((d) => d.runs === 0 && d.passes === 0)).to.equal(true);
       const [watcher] = ratv.watchers;
       expect(watcher).to.include.keys([
@@ -157,6 +160,8 @@ for (const kind of commandKinds) {
         'heartbeat',
         'heartbeat_age_seconds',
         'expires',
+        'stopped',
+        'stopped_how',
         'stale',
         'newest_complete_run',
         'backlog',
@@ -189,16 +194,33 @@ for (const kind of commandKinds) {
       expect(oneShot).to.include({ runs: 1, done: 1 });
       const stored = await s.docs([`submission_${oneShot!.id}`, `submission_${watch!.id}`]);
       expect(stored.size).to.equal(2);
-      expect(json<StatusReport>(await status('0.0.1', '--json')).submissions).to.deep.equal([]);
+      const unknown = await status('9.9.9');
+      expect(unknown.code, 'a RAT version with neither processing information nor a pass').to.equal(2);
+      expect(oneLine(unknown.stderr)).to.match(
+        /RAT 9\.9\.9 has no processing information here and no pass in the processing database \(RAT versions that do: [^)]*\b9\.9\.0\b/,
+      );
+      expect(unknown.stdout).to.equal('');
     });
 
-    it('a watcher whose lease was released is stale: exit 1; a live one: exit 0; an old heartbeat: exit 1', async () => {
+    it('a watcher that stopped cleanly is stopped, not stale: exit 0; a live one: exit 0; an expired lease or an old heartbeat: exit 1', async () => {
       const released = await status(s.ratv, '--json');
-      expect(released.code).to.equal(1);
-      expect(json<StatusReport>(released).stale).to.equal(true);
-      expect(json<StatusReport>(released).ratvs[0]!.watchers[0]!.stale_reason).to.match(
-        /^lease expired or released/,
+      expect(released.code, released.stderr).to.equal(0);
+      expect(json<StatusReport>(released).stale).to.equal(false);
+      expect(json<StatusReport>(released).ratvs[0]!.watchers[0]!).to.include({
+        stale: false,
+        stale_reason: null,
+        stopped_how: 'once',
+      });
+      const lines = await status(s.ratv);
+      expect(lines.code).to.equal(0);
+      expect(lines.stdout).to.match(
+        /^watcher watch_9\.9\.0_L2 last_run 300002 .* stopped at \d{4}-\d\d-\d\dT[\d:]+Z \(--once done\)$/m,
       );
+
+      await setLease(5, -1);
+      const expired = await status(s.ratv, '--json');
+      expect(expired.code).to.equal(1);
+      expect(json<StatusReport>(expired).ratvs[0]!.watchers[0]!.stale_reason).to.match(/^lease expired at /);
 
       await setLease(5, leaseSeconds);
       const live = await status(s.ratv, '--json');
@@ -234,6 +256,9 @@ for (const kind of commandKinds) {
       );
       expect(output).to.match(/^Calibration lock PCA: run 300002, holding later runs/m);
       expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
+      expect(output).to.match(
+        /^ {2}runs handled in the last 28 days: 3 \(latest day \d{4}-\d\d-\d\d: 3 runs, 6 passes\)$/m,
+      );
     });
 
     it('on an 80-column terminal every line fits: the watcher, too wide for a table row, is a record', async () => {

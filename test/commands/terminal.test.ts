@@ -58,8 +58,8 @@ describe('progress on a terminal (pouchdb-server + PostgreSQL)', function () {
       '300599',
     ]);
     expect(code, output.slice(-2000)).to.equal(1); // one run got no pass
-    expect(output).to.match(/✔ runs 300000–300499: 1000 pass\(es\)/);
-    expect(output).to.match(/✔ runs 300500–300599: 198 pass\(es\)/);
+    expect(output).to.match(/✔ runs 300000–300499: 1000 passes/);
+    expect(output).to.match(/✔ runs 300500–300599: 198 passes/);
     const ticks = output.match(
       /^ {2}✔ run \d+ \[Physics\]: Processing pass 0 \(3 subjobs\); Analysis pass 0$/gm,
     );
@@ -68,6 +68,6 @@ describe('progress on a terminal (pouchdb-server + PostgreSQL)', function () {
     expect(output).to.match(
       /^ {2}↓ run 300599 \[Physics\]: no Processing: RATDB table\(s\) missing: PMT_DQXX/m,
     );
-    expect(output).to.match(/1198 pass\(es\) created/);
+    expect(output).to.match(/1198 passes created/);
   });
 });

@@ -61,6 +61,13 @@ async function until(what: string, ms: number, check: () => boolean | Promise<bo
   }
 }
 
+/** Rewrites the scenario's config with a lease of `seconds`. */
+async function setLeaseSeconds(s: Scenario, seconds: number): Promise<void> {
+  const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
+  const watch = { ...(config.watch as object), lease_seconds: seconds };
+  await writeFile(s.config, JSON.stringify({ ...config, watch }, null, 2));
+}
+
 /** Rewrites the scenario's config: the data-flow database is the processing database, as at the experiment. */
 async function oneDatabase(s: Scenario, leaseSeconds: number): Promise<void> {
   const config = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, unknown>;
@@ -164,6 +171,80 @@ for (const kind of backendKinds) {
       await watchOnce();
       expect(await passCount(300003)).to.equal(1);
       expect(await passCount(300004)).to.equal(1);
+    });
+
+    it('an L1 watcher following an L2 watcher over a released PCA run goes on, and sets nothing', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300000),
+        { run: 300001, types: ['PCA'] },
+        ...physicsRuns(300002, 300004),
+      ]);
+      json<WatchSummary>(await watchOnce('--json'));
+      const release = await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300001']);
+      expect(release.code, release.stderr).to.equal(0);
+      const lockId = ids.calibrationLock('PCA');
+      const released = (await s.docs([lockId])).get(lockId)!;
+
+      const l1 = await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once']);
+      expect(l1.code, l1.stdout + l1.stderr).to.equal(0);
+      expect(l1.stdout).not.to.match(/Held|calibration lock set/);
+      expect(await passCount(300003)).to.equal(1);
+      expect((await s.docs([lockId])).get(lockId), 'the released lock is left as it was').to.deep.equal(
+        released,
+      );
+    });
+
+    it('one PCA lock for every watcher: an L1 watcher meeting an earlier PCA run never moves the lock back', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300000),
+        { run: 300001, types: ['PCA'] },
+        ...physicsRuns(300002, 300002),
+        { run: 300003, types: ['PCA'] },
+        ...physicsRuns(300004, 300005),
+      ]);
+      json<WatchSummary>(await watchOnce('--json'));
+      await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300001']);
+      const l2 = json<WatchSummary>(await watchOnce('--json'));
+      expect(l2.locks_set).to.deep.equal([{ calibration: 'PCA', run: 300003 }]);
+
+      const l1 = json<WatchSummary>(
+        await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once', '--json']),
+      );
+      expect(l1.locks_set, 'it sets no lock').to.deep.equal([]);
+      expect(l1.held?.run, 'held by the lock that holds, at its run').to.equal(300003);
+      expect(l1.last_run).to.equal(300003);
+      const lockId = ids.calibrationLock('PCA');
+      expect((await s.docs([lockId])).get(lockId)).to.include({ run: 300003, locked: true, validto: null });
+      expect(await passCount(300004), 'no run after the holding lock').to.equal(0);
+
+      await runCli(['locks', 'release', s.config, 'PCA', '--validto', '300003']);
+      const after = json<WatchSummary>(
+        await runCli(['watch', s.config, s.ratv, 'L1', '--start-run', '299999', '--once', '--json']),
+      );
+      expect(after.held).to.equal(null);
+      expect(after.created.map((c) => c.run)).to.include(300004);
+    });
+
+    it('watch --once --dry-run and block --dry-run say what they would create, never "created"', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300002),
+        { run: 300003, types: ['PCA'] },
+        ...physicsRuns(300004, 300005),
+      ]);
+      const watch = await watchOnce('--dry-run');
+      expect(watch.code, watch.stderr).to.equal(0);
+      expect(watch.stdout).to.match(/: cycle 1: would create 7 passes, held$/m);
+      expect(watch.stdout).to.contain(
+        'Would create 7 passes (Processing 3, Analysis 3, Calibration 1); last run it would handle 300003.',
+      );
+      expect(watch.stdout).to.contain('PCA calibration lock would be set at run 300003.');
+      expect(watch.stdout).to.contain('Held at run 300003: PCA calibration lock would be set at run 300003');
+      expect(watch.stdout).not.to.match(/\bcreated\b|lock set/);
+      const block = await runCli(['block', s.config, s.ratv, 'L2', '300000', '300000', '--dry-run']);
+      expect(block.code, block.stderr).to.equal(0);
+      expect(block.stdout).to.contain('Would create 2 passes (Processing 1, Analysis 1)');
+      expect(block.stdout).not.to.match(/\bcreated\b/);
+      expect(await passCount(300000), 'nothing written').to.equal(0);
     });
 
     it('an ECA run (ECA + ECAPDST bits) sets the ECA lock; --testing-nocal neither honours nor sets locks', async () => {
@@ -338,7 +419,45 @@ for (const kind of backendKinds) {
         await s.addRuns([{ run: 300003 }]);
         const restarted = await watchOnce();
         expect(restarted.code, `${restarted.stdout}${restarted.stderr}`).to.equal(0);
+        expect(restarted.stderr, 'a crashed holder is taken over').to.match(
+          /took over the lease lease_watch_9\.9\.0_L2 from /,
+        );
         expect(await passCount(300002)).to.equal(1);
+      });
+
+      it('a watcher stopped cleanly (--once, SIGTERM) is stopped, not stale, after its lease; the next takes the lease without a takeover', async () => {
+        await setLeaseSeconds(s, 2);
+        await s.addRuns(physicsRuns(300000, 300002));
+        const status = () => runCli(['status', s.config, s.ratv]);
+        const once = await watchOnce();
+        expect(once.code, once.stderr).to.equal(0);
+        await new Promise((r) => setTimeout(r, 3000));
+        const afterOnce = await status();
+        expect(afterOnce.code, afterOnce.stdout).to.equal(0);
+        expect(afterOnce.stdout).to.match(/^watcher watch_9\.9\.0_L2 .* stopped at \S+ \(--once done\)$/m);
+        expect(afterOnce.stdout).not.to.match(/STALE/);
+
+        const watcher = startWatch([s.config, s.ratv, 'L2', '-r', '299999', '--interval', '600']);
+        try {
+          await until(
+            'the first cycle',
+            60_000,
+            () => watcher.cycles() >= 1 && /cycle 1:.*created/.test(watcher.stdout()),
+          );
+        } finally {
+          watcher.child.kill('SIGTERM');
+        }
+        expect(await watcher.exited, watcher.output()).to.equal(0);
+        expect(watcher.output(), 'a released lease is no takeover').not.to.match(/took over/);
+        expect(watcher.output()).to.match(/took the lease lease_watch_9\.9\.0_L2, released by .* \(once\)/);
+        await new Promise((r) => setTimeout(r, 3000));
+        const afterSigterm = await status();
+        expect(afterSigterm.code, afterSigterm.stdout).to.equal(0);
+        expect(afterSigterm.stdout).to.match(/^watcher watch_9\.9\.0_L2 .* stopped at \S+ \(SIGTERM\)$/m);
+
+        const next = await watchOnce();
+        expect(next.code, next.stderr).to.equal(0);
+        expect(next.stderr).not.to.match(/took over/);
       });
 
       it('a second watcher for the same RAT version and filetype is refused while the first holds the lease', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 
 import type { WatchSummary } from '../../src/cli/watch-command.js';
 import type { WhyReport } from '../../src/operations/why.js';
-import { json, runCli } from '../support/cli.js';
+import { json, oneLine, runCli } from '../support/cli.js';
 import {
   commandKinds,
   backendLabel,
@@ -120,6 +120,21 @@ for (const kind of commandKinds) {
       expect(handled.watchers[0]!.holder).to.be.a('string');
     });
 
+    it('a run the watcher passed over says why it got no pass: no files of the filetype, a Maintenance run', async () => {
+      expect((await why(300001)).verdict).to.equal(
+        'already handled: watch_9.9.0_L2 is past run 300001 (last_run 300002), without a pass: no L2 files registered for the run',
+      );
+      expect((await why(300002)).verdict).to.equal(
+        'already handled: watch_9.9.0_L2 is past run 300002 (last_run 300002), without a pass: no module runs for run type Maintenance',
+      );
+      // A held run's Analysis waits for Processing; there is no submission to speak of.
+      const held = await runCli(['why', s.config, s.ratv, 'L2', '300003']);
+      expect(held.stdout).to.match(
+        /^ {2}Analysis: Processing \(not linked\); prerequisite Processing gets no pass for the run$/m,
+      );
+      expect(held.stdout).not.to.match(/submission/);
+    });
+
     it('a run behind a held one waits for it, and the watcher takes neither', async () => {
       const reports = await whyThenWatch([300003, 300004]);
       expect(reports.get(300004)!.verdict).to.equal(
@@ -184,7 +199,7 @@ for (const kind of commandKinds) {
       expect(result.code, result.stderr).to.equal(0);
       const lines = result.stdout.trimEnd().split('\n');
       expect(lines[0]).to.equal('Run 300003, RAT 9.9.0 L2');
-      expect(result.stdout).to.contain('  L2: 3 subrun(s) 0-2');
+      expect(result.stdout).to.contain('  L2: 3 subruns 0-2');
       expect(result.stdout).to.contain('  complete: a later run is sensed (run 300007)');
       expect(result.stdout).to.contain('  Processing pass 0: waiting');
       expect(lines.at(-1)).to.equal('already handled: watch_9.9.0_L2 is past run 300003 (last_run 300006)');
@@ -199,7 +214,9 @@ for (const kind of commandKinds) {
       expect(badRun.stderr).to.contain('is not a run number');
       const badRatv = await runCli(['why', s.config, '1.2.3', 'L2', '300000']);
       expect(badRatv.code).to.equal(2);
-      expect(badRatv.stderr).to.contain('no processing information for RAT version 1.2.3');
+      expect(oneLine(badRatv.stderr)).to.match(
+        /RAT 1\.2\.3 has no processing information here and no pass in the processing database \(RAT versions that do: .*\b9\.9\.0\b/,
+      );
       const badTag = await runCli(['why', s.config, s.ratv, 'L2', '300000', '-t', 'nope']);
       expect(badTag.code).to.equal(2);
       expect(badTag.stderr).to.contain('unknown RATDB tag "nope"');

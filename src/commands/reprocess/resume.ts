@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 
 import { OprocCommand } from '../../base-command.js';
 import { exitCodesHelp } from '../../cli/flags.js';
-import { withProgress } from '../../cli/render.js';
+import { createdText, withProgress } from '../../cli/render.js';
 import { summarize } from '../../cli/reprocess-command.js';
 import { engineContext } from '../../cli/submission-command.js';
 import { exitCodeOf, resume, type SubmissionResult } from '../../engine/reprocess.js';
@@ -41,7 +41,7 @@ export default class ReprocessResume extends OprocCommand {
       `resume ${id}`,
       { json: this.jsonEnabled() },
       (reporter) => resume(engineContext(db, prepared, reporter, this.stopSignal), id),
-      (r) => `resume ${id}: ${r.created.length} pass(es) created`,
+      (r) => `resume ${id}: ${createdText(r.created.length, false)}`,
     );
     summarize(this, result, args.config, (journal.request as { outlist?: string } | undefined)?.outlist);
     process.exitCode = exitCodeOf(result);
