@@ -260,7 +260,8 @@ export async function buildApp(
   app.addHook('onClose', async () => {
     for (const stream of streams) stream.end();
     streams.clear();
-    await hub.close();
+    // A computation in flight gets a moment to end before its databases close; its result is dropped.
+    await hub.close(500);
   });
   return { app, hub, cache };
 }

@@ -420,3 +420,51 @@ describe('oproc serve: bad input', function () {
     expect(oneLine(missing.stderr)).to.include('no such file');
   });
 });
+
+describe('oproc serve: Ctrl-C', function () {
+  this.timeout(180_000);
+  let s: Scenario;
+  before(async () => {
+    s = await scenario('servers');
+    await s.addRuns(physicsRuns(300000, 300002));
+  });
+  after(() => s.cleanup());
+
+  /** Opens the event stream as a page does and reads until the first status arrives. */
+  async function attachPage(url: string): Promise<AbortController> {
+    const abort = new AbortController();
+    const response = await fetch(new URL('api/events', url), { signal: abort.signal });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('event: status')) text += new TextDecoder().decode((await reader.read()).value);
+    // Keep reading (as a page does) until the server ends the stream.
+    void (async () => {
+      while (!(await reader.read().catch(() => ({ done: true }))).done);
+    })();
+    return abort;
+  }
+
+  it('ends within 2 s of SIGINT with a page attached, closing its change feeds, every time (5 rounds)', async () => {
+    for (let round = 1; round <= 5; round++) {
+      const serve = await startServe(s.config);
+      let page: AbortController | undefined;
+      try {
+        page = await attachPage(serve.url);
+        // SIGINT at different moments of the change feed's long-poll.
+        await new Promise((resolve) => setTimeout(resolve, 300 * round));
+        const sent = Date.now();
+        const code = await serve.stop(10_000);
+        const took = Date.now() - sent;
+        expect(code, `round ${round}: ${serve.output().stderr}`).to.equal(0);
+        expect(
+          took,
+          `round ${round}: exit ${took} ms after SIGINT; stderr: ${serve.output().stderr}`,
+        ).to.be.at.most(2000);
+        expect(serve.output().stderr).to.include('SIGINT: stopping the status page');
+      } finally {
+        page?.abort();
+        await serve.stop(1000);
+      }
+    }
+  });
+});
