@@ -67,6 +67,7 @@ export default class Serve extends OprocCommand {
     const server = await startStatusServer({
       context: insightContext(db, config, catalog, 'oproc-serve'),
       ratvs: catalog.ratvs(),
+      embedded: config.processing.backend === 'pouchdb',
       host: flags.host,
       port: flags.port,
       warn: (message) => this.warn(message),

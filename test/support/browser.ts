@@ -50,7 +50,8 @@ export async function startBrowser(): Promise<RunningBrowser> {
       await gone;
       clearTimeout(timer);
     }
-    await rm(profile, { recursive: true, force: true });
+    // Its helper processes may still be writing the profile for a moment after it exits.
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
     const endpoint = await devToolsEndpoint(child);
