@@ -458,6 +458,13 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       const waiting = rgb(await chip('waiting'));
       const canceled = rgb(await chip('canceled'));
       expect(distance(waiting, canceled), `waiting ${waiting}, canceled ${canceled}`).to.be.greaterThan(80);
+      // Waiting is the grey: canceled is a colour, not a darker grey (HSL saturation).
+      const saturation = (c: number[]) => {
+        const [max, min] = [Math.max(...c), Math.min(...c)];
+        const lightness = (max + min) / 510;
+        return max === min ? 0 : (max - min) / 255 / (1 - Math.abs(2 * lightness - 1));
+      };
+      expect(saturation(canceled), `canceled ${canceled}`).to.be.greaterThan(0.3);
       // And so for every pair of the ten statuses, as the page draws them.
       const colours = await page.evaluate(async () => {
         const common = (await import(new URL('assets/common.js', location.href).href)) as {
