@@ -8,7 +8,7 @@ import type { StoredDocument } from '../src/backends/types.js';
 import type { StatusReport } from '../src/operations/status.js';
 import type { WhyReport } from '../src/operations/why.js';
 import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
-import { browserOrSkip, pageCounts, startBrowser } from './support/browser.js';
+import { browserOrSkip, cutOff, pageCounts, startBrowser } from './support/browser.js';
 import { json, runCli } from './support/cli.js';
 import { backendContext, tempDir } from './support/context.js';
 import { startServe } from './support/serve.js';
@@ -42,7 +42,8 @@ function runDemo(dir: string): Promise<{ code: number | null; output: string }> 
 }
 
 describe('npm run demo', function () {
-  this.timeout(300_000);
+  // The demo runs some 40 commands, each a new Node process: minutes on a busy machine.
+  this.timeout(600_000);
   let dir: string;
   let remove: () => Promise<void>;
   let result: { code: number | null; output: string };
@@ -164,6 +165,14 @@ describe('npm run demo', function () {
         rows.map((r) => (r as HTMLElement).dataset.filetype),
       );
       expect(watchers).to.deep.equal(ratv!.watchers.map((w) => w.filetype));
+      // The demo's watcher ran with --once and released its lease: stopped, no alarm. An embedded
+      // database cannot have a watcher running beside the page, and the page says so.
+      const states = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset.state),
+      );
+      expect(states).to.deep.equal(['stopped']);
+      expect(await page.locator('[data-testid="stale-alert"]').count()).to.equal(0);
+      expect(await page.textContent('[data-testid="embedded-note"]')).to.match(/^Embedded database/);
       const locks = await page.$$eval('tr[data-testid="lock"]', (rows) =>
         rows.map((r) => ({
           calibration: (r as HTMLElement).dataset.calibration,
@@ -183,11 +192,14 @@ describe('npm run demo', function () {
           if (source?.textContent) source.textContent = source.textContent.replaceAll(folder, '.oproc');
         }, dir);
       await inRepository();
+      // Every column shows at 1280 px: nothing is cut off.
+      expect(await cutOff(page), 'the status page').to.deep.equal([]);
       await page.screenshot({ path: path.join(shots, 'status-page.png'), fullPage: true });
       await page.goto(new URL(`runs/${heldRun}?ratv=7.0.8&filetype=L2`, serve.url).href);
       await page.waitForSelector('[data-testid="verdict"]');
       expect(await page.textContent('[data-testid="verdict"]')).to.equal(held.verdict);
       await inRepository();
+      expect(await cutOff(page), `the page of run ${heldRun}`).to.deep.equal([]);
       await page.screenshot({ path: path.join(shots, 'status-run.png'), fullPage: true });
       expect(errors).to.deep.equal([]);
       for (const name of ['status-page.png', 'status-run.png']) {

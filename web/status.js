@@ -265,13 +265,13 @@ function locksTable(locks) {
         l.holds
           ? h('span', { class: 'badge warn' }, `holding runs after ${l.run}`)
           : h('span', { class: 'badge' }, 'released'),
+        l.set_at ? h('div', { class: 'small muted' }, `set ${when(l.set_at)}`) : null,
       ),
       h('td', { class: 'num' }, l.run ?? '–'),
       h('td', { class: 'num' }, l.validto ?? '–'),
-      h('td', {}, when(l.set_at)),
     ),
   );
-  return table(['Calibration', 'State', 'Set at run', 'Valid to run', 'Set'], rows, { class: 'locks' });
+  return table(['Calibration', 'State', 'Set at run', 'Valid to run'], rows, { class: 'locks' });
 }
 
 function submissionsTable(submissions) {

@@ -8,7 +8,13 @@ import type { ConsoleMessage, Page } from 'playwright-core';
 import type { StatusReport } from '../../src/operations/status.js';
 import type { WhyReport } from '../../src/operations/why.js';
 import type { JobDocument } from '../../src/engine/types.js';
-import { browserOrSkip, pageCounts, startBrowser, type RunningBrowser } from '../support/browser.js';
+import {
+  browserOrSkip,
+  cutOff as cutOffOf,
+  pageCounts,
+  startBrowser,
+  type RunningBrowser,
+} from '../support/browser.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import type { PassesResult } from '../../src/commands/passes.js';
 import type { OutlistView } from '../../src/serve/server.js';
@@ -382,25 +388,7 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       expect(consoleErrors).to.deep.equal([]);
     });
 
-    /** What sticks out of its box at this width: the page, a card, or a table beyond its card. */
-    const cutOff = () =>
-      page.evaluate(() => {
-        const found: string[] = [];
-        const root = document.documentElement;
-        if (root.scrollWidth > window.innerWidth)
-          found.push(`page: ${root.scrollWidth} > ${window.innerWidth}`);
-        for (const card of Array.from(document.querySelectorAll<HTMLElement>('.card'))) {
-          const name = card.dataset.section ?? card.dataset.card ?? card.querySelector('h3')?.textContent;
-          if (card.scrollWidth > card.clientWidth)
-            found.push(`card ${name}: ${card.scrollWidth} > ${card.clientWidth}`);
-          const inner = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
-          for (const table of Array.from(card.querySelectorAll('table'))) {
-            const right = table.getBoundingClientRect().right;
-            if (right > inner + 1) found.push(`table in ${name}: right ${right} > ${inner}`);
-          }
-        }
-        return found;
-      });
+    const cutOff = () => cutOffOf(page);
 
     it('cuts nothing off at 1280 px: the status page, run pages and the choice of versions', async () => {
       const paths = [
