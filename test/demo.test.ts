@@ -10,7 +10,7 @@ import type { StatusReport } from '../src/operations/status.js';
 import type { WhyReport } from '../src/operations/why.js';
 import pouchdbBackends from '../plugins/pouchdb/src/hooks/backends.js';
 import { commandFor } from '../src/demo/run.js';
-import { browserOrSkip, pageCounts, startBrowser } from './support/browser.js';
+import { browserOrSkip, cutOff, pageCounts, startBrowser } from './support/browser.js';
 import { json, oneLine, runCli, type CliResult } from './support/cli.js';
 import { backendContext, tempDir } from './support/context.js';
 import { startServe } from './support/serve.js';
@@ -33,7 +33,8 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 describe('oproc demo DIR (the built CLI, as installed: npm run demo runs it too)', function () {
-  this.timeout(300_000);
+  // The demo runs some 40 commands, each a new Node process: minutes on a busy machine.
+  this.timeout(600_000);
   /** Where the user is: it holds the demo's folder `demo` and an empty home. */
   let cwd: string;
   let dir: string;
@@ -225,6 +226,14 @@ describe('oproc demo DIR (the built CLI, as installed: npm run demo runs it too)
         rows.map((r) => (r as HTMLElement).dataset.filetype),
       );
       expect(watchers).to.deep.equal(ratv!.watchers.map((w) => w.filetype));
+      // The demo's watcher ran with --once and released its lease: stopped, no alarm. An embedded
+      // database cannot have a watcher running beside the page, and the page says so.
+      const states = await page.$$eval('tr[data-testid="watcher"]', (rows) =>
+        rows.map((r) => (r as HTMLElement).dataset.state),
+      );
+      expect(states).to.deep.equal(['stopped']);
+      expect(await page.locator('[data-testid="stale-alert"]').count()).to.equal(0);
+      expect(await page.textContent('[data-testid="embedded-note"]')).to.match(/^Embedded database/);
       const locks = await page.$$eval('tr[data-testid="lock"]', (rows) =>
         rows.map((r) => ({
           calibration: (r as HTMLElement).dataset.calibration,
@@ -244,11 +253,14 @@ describe('oproc demo DIR (the built CLI, as installed: npm run demo runs it too)
           if (source?.textContent) source.textContent = source.textContent.replaceAll(folder, '.oproc');
         }, dir);
       await inRepository();
+      // Every column shows at 1280 px: nothing is cut off.
+      expect(await cutOff(page), 'the status page').to.deep.equal([]);
       await page.screenshot({ path: path.join(shots, 'status-page.png'), fullPage: true });
       await page.goto(new URL(`runs/${heldRun}?ratv=7.0.8&filetype=L2`, serve.url).href);
       await page.waitForSelector('[data-testid="verdict"]');
       expect(await page.textContent('[data-testid="verdict"]')).to.equal(held.verdict);
       await inRepository();
+      expect(await cutOff(page), `the page of run ${heldRun}`).to.deep.equal([]);
       await page.screenshot({ path: path.join(shots, 'status-run.png'), fullPage: true });
       expect(errors).to.deep.equal([]);
       for (const name of ['status-page.png', 'status-run.png']) {

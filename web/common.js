@@ -1,18 +1,21 @@
 // Shared by the status page, the run page, the submission page and the outlist page: status colours, DOM helpers,
 // charts and the live connection. Pages render the JSON endpoints; nothing here keeps documents.
 
-/** Each pass status keeps one colour everywhere: charts, tables, chips. Order as the grid tools list them. */
+/**
+ * Each pass status keeps one colour everywhere: charts, tables, chips. Order as the grid tools list
+ * them. No two alike: waiting is the one grey; canceled (a person stopped it) brown, deleted black.
+ */
 export const statusColours = {
   waiting: '#9aa5b1',
-  new: '#7fb3e6',
+  new: '#7fd3e6',
   submitted: '#3b7dd8',
-  running: '#f2b134',
+  running: '#f5c518',
   completed: '#2e9e5b',
   failed: '#d64541',
   partFail: '#f07f3c',
   unsatisfied: '#8e5cc7',
-  canceled: '#5b5f66',
-  deleted: '#d3d6da',
+  canceled: '#8a5a2b',
+  deleted: '#1f2933',
 };
 export const statuses = Object.keys(statusColours);
 
@@ -30,7 +33,11 @@ export function link(pathAndQuery) {
 export async function getJson(pathAndQuery) {
   const response = await fetch(api(pathAndQuery), { headers: { accept: 'application/json' } });
   const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
-  if (!response.ok) throw new Error(body.error ?? `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const error = new Error(body.error ?? `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
   return body;
 }
 
@@ -87,6 +94,55 @@ export function age(seconds) {
   if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} days ago`;
 }
+
+/**
+ * How a watcher stands, for a shifter: alive, done (a finished block), stopped (it released its lease
+ * on a clean exit: nothing to worry about) or stale (no live lease: it died, hangs or stopped on an
+ * error: an alarm). The status says which: `stale`, and `stopped` (when the lease was released).
+ */
+export function watcherState(w) {
+  if (w.done) return { kind: 'done', text: 'done', detail: null };
+  if (w.stale) return { kind: 'stale', text: 'STALE', detail: w.stale_reason ?? null };
+  if (w.stopped) return { kind: 'stopped', text: 'stopped', detail: `at ${when(w.stopped)}` };
+  return { kind: 'alive', text: 'alive', detail: null };
+}
+
+/** A watcher's state as a chip (red only for a stale one), and what it says beside: "stopped at TIME". */
+export function watcherBadge(state) {
+  const tone = { alive: 'badge good', stale: 'badge bad', stopped: 'badge', done: 'badge' }[state.kind];
+  return h(
+    'span',
+    { class: 'watcher-state', dataset: { testid: 'watcher-state' } },
+    h('span', { class: tone, dataset: { state: state.kind } }, state.text),
+    state.detail
+      ? h('span', { class: state.kind === 'stale' ? 'small block' : 'small' }, ` ${state.detail}`)
+      : null,
+  );
+}
+
+/**
+ * The box "Run [ ] Open" in the header of every page. On a run page it keeps the RAT version and
+ * filetype shown; elsewhere it opens /runs/RUN, which lists them.
+ */
+function runBox() {
+  const form = document.getElementById('open-run');
+  if (!form) return;
+  const query = new URLSearchParams(location.search);
+  if (document.body.dataset.page === 'run' && query.get('ratv') && query.get('filetype')) {
+    for (const name of ['ratv', 'filetype'])
+      form.append(h('input', { type: 'hidden', name, value: query.get(name) }));
+  }
+  form.addEventListener('submit', (event) => {
+    const run = form.elements.run.value.trim();
+    if (!/^\d{1,10}$/.test(run)) return;
+    event.preventDefault();
+    const keep = new URLSearchParams();
+    for (const name of ['ratv', 'filetype'])
+      if (form.elements[name]) keep.set(name, form.elements[name].value);
+    location.href = link(`runs/${run}${keep.size ? `?${keep}` : ''}`);
+  });
+}
+runBox();
 
 const views = new WeakMap();
 

@@ -14,12 +14,16 @@ import {
   statusColours,
   statuses,
   table,
+  watcherBadge,
+  watcherState,
   when,
 } from './common.js';
 
 const wanted = new URLSearchParams(location.search).get('ratv') ?? '';
 const content = document.getElementById('content');
 const sections = new Map();
+/** From api/meta: the lease length (to tell a stopped watcher from a stale one) and whether the database is embedded. */
+let meta = {};
 
 /** Every status count as a table cell the tests (and a shifter's eye) can read. */
 function countsTable(ratv, scope, counts) {
@@ -36,17 +40,23 @@ function countsTable(ratv, scope, counts) {
   return table(['module', ...present.map((s) => statusChip(s)), 'total'], rows, { class: 'counts' });
 }
 
-/** The last four weeks, day by day, with zeros where nothing was handled. */
-function daysSpec(perDay) {
-  const byDay = new Map(perDay.map((d) => [d.day, d]));
-  const today = new Date();
-  const values = [];
-  for (let back = 27; back >= 0; back--) {
-    const day = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - back))
-      .toISOString()
-      .slice(0, 10);
-    values.push({ day, runs: byDay.get(day)?.runs ?? 0, passes: byDay.get(day)?.passes ?? 0 });
+/**
+ * The 28 days `oproc status` reports (UTC days, as every time on the page), a bar per day on a band
+ * scale: each bar sits on its own day, and the labelled ticks (every 7th day back from today, and
+ * today) are the bars' own centres.
+ */
+export function daysSpec(perDay, now = new Date()) {
+  let values = perDay.map((d) => ({ day: d.day, runs: d.runs ?? 0, passes: d.passes ?? 0 }));
+  if (values.length === 0) {
+    for (let back = 27; back >= 0; back--) {
+      const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - back));
+      values.push({ day: day.toISOString().slice(0, 10), runs: 0, passes: 0 });
+    }
   }
+  values = [...values].sort((a, b) => a.day.localeCompare(b.day));
+  const days = values.map((v) => v.day);
+  const today = days[days.length - 1];
+  const labelled = days.filter((_day, i) => (days.length - 1 - i) % 7 === 0);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
@@ -56,14 +66,19 @@ function daysSpec(perDay) {
     encoding: {
       x: {
         field: 'day',
-        type: 'temporal',
-        timeUnit: 'utcyearmonthdate',
-        title: null,
-        axis: { format: '%b %d', labelAngle: 0, tickCount: 7 },
+        type: 'ordinal',
+        sort: days,
+        title: 'day (UTC)',
+        scale: { domain: days, paddingInner: 0.2 },
+        axis: {
+          values: labelled,
+          labelAngle: 0,
+          labelExpr: `datum.value === '${today}' ? 'today' : utcFormat(toDate(datum.value), '%b %d')`,
+        },
       },
       y: { field: 'runs', type: 'quantitative', title: 'runs handled', axis: { tickMinStep: 1 } },
       tooltip: [
-        { field: 'day', type: 'temporal', timeUnit: 'utcyearmonthdate', title: 'day' },
+        { field: 'day', type: 'nominal', title: 'day (UTC)' },
         { field: 'runs', type: 'quantitative', title: 'runs' },
         { field: 'passes', type: 'quantitative', title: 'passes' },
       ],
@@ -74,35 +89,53 @@ function daysSpec(perDay) {
 
 function watchersTable(ratv, watchers) {
   if (watchers.length === 0) return h('p', { class: 'muted' }, 'No watcher has run for this RAT version.');
-  const rows = watchers.map((w) =>
-    h(
+  const rows = watchers.map((w) => {
+    const state = watcherState(w);
+    return h(
       'tr',
       {
-        class: w.stale ? 'stale' : 'alive',
-        dataset: { testid: 'watcher', ratv, filetype: w.filetype, stale: w.stale },
+        class: state.kind,
+        dataset: {
+          testid: 'watcher',
+          ratv,
+          filetype: w.filetype,
+          stale: state.kind === 'stale',
+          state: state.kind,
+        },
       },
       h('th', { scope: 'row' }, w.filetype, w.block ? ` block ${w.block[0]}–${w.block[1]}` : ''),
-      h(
-        'td',
-        {},
-        w.stale
-          ? h('span', { class: 'badge bad', title: w.stale_reason ?? '' }, 'STALE')
-          : w.done
-            ? h('span', { class: 'badge' }, 'done')
-            : h('span', { class: 'badge good' }, 'alive'),
-        w.stale_reason ? h('div', { class: 'small' }, w.stale_reason) : null,
-      ),
+      h('td', {}, watcherBadge(state)),
       h('td', {}, w.holder ?? '–', w.host && !String(w.holder ?? '').includes(w.host) ? ` (${w.host})` : ''),
       h('td', { title: when(w.heartbeat) }, age(w.heartbeat_age_seconds)),
       h('td', { class: 'num' }, w.last_run ?? '–'),
       h('td', { class: 'num' }, w.newest_complete_run ?? '–'),
       h('td', { class: 'num', dataset: { testid: 'backlog-count' } }, w.backlog ?? 0),
+    );
+  });
+  return [
+    table(
+      [
+        'Filetype',
+        'State',
+        'Held by',
+        'Last heartbeat',
+        'Last run handled',
+        'Newest complete run',
+        'Backlog',
+      ],
+      rows,
+      { class: 'watchers' },
     ),
-  );
-  return table(
-    ['filetype', 'state', 'holder', 'heartbeat', 'last run', 'newest complete run', 'backlog'],
-    rows,
-  );
+    meta.embedded
+      ? h(
+          'p',
+          { class: 'small muted', dataset: { testid: 'embedded-note' } },
+          'Embedded database: it belongs to one process at a time, so a watcher cannot run while this page has it open, ' +
+            'and the page shows watchers only after they stopped. To see watchers live, serve the page from the ' +
+            'CouchDB server they use.',
+        )
+      : null,
+  ];
 }
 
 function backlogList(ratv, watchers) {
@@ -158,10 +191,10 @@ function ratvSection(ratv) {
       section.title,
       h(
         'div',
-        { class: 'grid' },
+        { class: 'grid3' },
         h(
           'div',
-          { class: 'card wide' },
+          { class: 'card span2', dataset: { card: 'passes' } },
           h(
             'h3',
             {},
@@ -172,16 +205,21 @@ function ratvSection(ratv) {
           section.newestTable,
           h('details', {}, h('summary', {}, 'All passes, older ones included'), section.allTable),
         ),
-        h('div', { class: 'card wide' }, h('h3', {}, 'Watchers'), section.watchers),
         h(
           'div',
-          { class: 'card' },
+          { class: 'card', dataset: { card: 'days' } },
           h('h3', {}, 'Runs handled per day', h('span', { class: 'muted small' }, ' last 4 weeks')),
           section.daysChart,
         ),
         h(
           'div',
-          { class: 'card' },
+          { class: 'card span2', dataset: { card: 'watchers' } },
+          h('h3', {}, 'Watchers'),
+          section.watchers,
+        ),
+        h(
+          'div',
+          { class: 'card', dataset: { card: 'backlog' } },
           h(
             'h3',
             {},
@@ -194,14 +232,14 @@ function ratvSection(ratv) {
     );
     sections.set(ratv.ratv, section);
   }
-  const stale = ratv.watchers.some((w) => w.stale);
+  const stale = ratv.watchers.some((w) => watcherState(w).kind === 'stale');
   section.title.replaceChildren(
     `RAT ${ratv.ratv}`,
     stale ? h('span', { class: 'badge bad' }, 'stale watcher') : '',
   );
   section.newestTable.replaceChildren(countsTable(ratv.ratv, 'newest', ratv.passes.newest));
   section.allTable.replaceChildren(countsTable(ratv.ratv, 'all', ratv.passes.all));
-  section.watchers.replaceChildren(watchersTable(ratv.ratv, ratv.watchers));
+  section.watchers.replaceChildren(...[watchersTable(ratv.ratv, ratv.watchers)].flat().filter(Boolean));
   section.backlog.replaceChildren(...[backlogList(ratv.ratv, ratv.watchers)].flat());
   const drawn = [];
   if (Object.keys(ratv.passes.newest).length)
@@ -227,13 +265,13 @@ function locksTable(locks) {
         l.holds
           ? h('span', { class: 'badge warn' }, `holding runs after ${l.run}`)
           : h('span', { class: 'badge' }, 'released'),
+        l.set_at ? h('div', { class: 'small muted' }, `set ${when(l.set_at)}`) : null,
       ),
       h('td', { class: 'num' }, l.run ?? '–'),
       h('td', { class: 'num' }, l.validto ?? '–'),
-      h('td', {}, when(l.set_at)),
     ),
   );
-  return table(['calibration', 'state', 'set at run', 'validto', 'set'], rows);
+  return table(['Calibration', 'State', 'Set at run', 'Valid to run'], rows, { class: 'locks' });
 }
 
 function submissionsTable(submissions) {
@@ -256,17 +294,17 @@ function submissionsTable(submissions) {
       h('td', {}, s.finished ? when(s.finished) : h('span', { class: 'badge' }, 'not finished')),
     );
   });
-  return table(['submission', 'mode', 'RAT, filetype', 'runs done', 'started', 'finished'], rows);
+  return table(['Submission', 'Made by', 'RAT, filetype', 'Runs done', 'Started', 'Finished'], rows);
 }
 
 function alerts(report) {
   const items = [];
   for (const r of report.ratvs) {
-    for (const w of r.watchers.filter((x) => x.stale)) {
+    for (const w of r.watchers.filter((x) => watcherState(x).kind === 'stale')) {
       items.push(
         h(
           'div',
-          { class: 'alert bad' },
+          { class: 'alert bad', dataset: { testid: 'stale-alert' } },
           `RAT ${r.ratv} ${w.filetype}: watcher is stale`,
           w.stale_reason ? ` (${w.stale_reason})` : '',
           w.stale_reason ? '' : ` · last heartbeat ${age(w.heartbeat_age_seconds)}`,
@@ -318,7 +356,6 @@ async function render(report) {
   submissions.replaceChildren(submissionsTable(report.submissions));
   const parts = shown.map(ratvSection);
   const children = [
-    h('section', { class: 'card locks' }, h('h3', {}, 'Calibration locks'), locks),
     ...parts.map((p) => p.element),
     shown.length === 0
       ? h(
@@ -328,14 +365,24 @@ async function render(report) {
         )
       : null,
     h(
-      'section',
-      { class: 'card submissions' },
-      h('h3', {}, 'Last submissions'),
-      submissions,
+      'div',
+      { class: 'grid3 after' },
       h(
-        'p',
-        { class: 'small' },
-        h('a', { href: link('outlist'), id: 'outlist-link' }, 'Passes of an outlist…'),
+        'section',
+        { class: 'card locks', dataset: { card: 'locks' } },
+        h('h3', {}, 'Calibration locks'),
+        locks,
+      ),
+      h(
+        'section',
+        { class: 'card submissions span2', dataset: { card: 'submissions' } },
+        h('h3', {}, 'Last submissions'),
+        submissions,
+        h(
+          'p',
+          { class: 'small' },
+          h('a', { href: link('outlist'), id: 'outlist-link' }, 'Passes of an outlist…'),
+        ),
       ),
     ),
   ].filter(Boolean);
@@ -345,13 +392,19 @@ async function render(report) {
 }
 
 async function main() {
-  getJson('api/meta')
-    .then((meta) => (document.getElementById('source').textContent = `processing: ${meta.processing}`))
-    .catch(() => {});
+  try {
+    meta = await getJson('api/meta');
+    document.getElementById('source').textContent = `processing: ${meta.processing}`;
+  } catch {
+    // The status below says what is wrong, if anything is.
+  }
   try {
     await render(await getJson(`api/status${wanted ? `?ratv=${encodeURIComponent(wanted)}` : ''}`));
   } catch (error) {
     showError(`Could not read the status: ${error.message}`);
+    document.body.dataset.rendered = 'error';
+    // A RAT version nobody knows stays unknown: nothing live to show.
+    if (error.status === 404) return;
   }
   live((report) => render(report).catch((error) => showError(error.message)));
 }

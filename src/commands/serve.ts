@@ -5,6 +5,7 @@ import { usageError } from '../errors.js';
 import { ModuleCatalog } from '../modules/catalog.js';
 import { insightContext } from '../operations/insight.js';
 import { startStatusServer } from '../serve/server.js';
+import { closeHttpConnections } from '../util/http.js';
 
 export interface ServeResult {
   url: string;
@@ -66,6 +67,7 @@ export default class Serve extends OprocCommand {
     const server = await startStatusServer({
       context: insightContext(db, config, catalog, 'oproc-serve'),
       ratvs: catalog.ratvs(),
+      embedded: config.processing.backend === 'pouchdb',
       host: flags.host,
       port: flags.port,
       warn: (message) => this.warn(message),
@@ -76,10 +78,12 @@ export default class Serve extends OprocCommand {
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
     this.logToStderr(`${signal}: stopping the status page`);
-    // Closing waits for what is in flight (a change-feed long-poll, a status computation and its
-    // database connections); the page changes nothing, so it need not wait long: at most 5 s, then exit.
+    // The page changes nothing, so stopping need not wait for anything in flight: the change feeds
+    // stop at once, a status computation gets a moment, then the connections to the databases are
+    // closed under whatever still waits. Should something still hold the process, it exits anyway.
     setTimeout(() => process.exit(0), 5000).unref();
     await server.close();
+    await closeHttpConnections();
     return { url: server.url, stopped_by: signal };
   }
 }

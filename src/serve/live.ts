@@ -46,10 +46,16 @@ export async function followChanges(
   }
   while (!signal.aborted) {
     try {
-      let since = await store.currentSeq();
+      const first = await untilAborted(store.currentSeq(), signal);
+      if (first === undefined) return;
+      let since = first;
       while (!signal.aborted) {
         const asked = Date.now();
-        const batch = await store.changes({ since, waitMs: longPollMs, limit: 1000, signal });
+        const batch = await untilAborted(
+          store.changes({ since, waitMs: longPollMs, limit: 1000, signal }),
+          signal,
+        );
+        if (batch === undefined) return;
         since = batch.lastSeq;
         if (batch.results.some((change) => !change.id.startsWith('_design/'))) events.onChange();
         else if (Date.now() - asked < minPollGapMs) await wait(minPollGapMs);
@@ -63,6 +69,34 @@ export async function followChanges(
       await poll(Date.now() + feedRetryMs);
     }
   }
+}
+
+/**
+ * The promise's value, or undefined as soon as `signal` aborts. Node 20's fetch can lose an abort once
+ * a response's headers have come (its request, collected by GC, no longer hears the signal): a
+ * long-poll aborted then would go on until the server answers. Stopping does not wait for it; the
+ * command closes the connection (`closeHttpConnections`).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const stop = () => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', stop);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', stop);
+        if (signal.aborted) resolve(undefined);
+        else reject(error);
+      },
+    );
+  });
 }
 
 export interface HubOptions {

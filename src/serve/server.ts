@@ -13,7 +13,8 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { DocumentStore } from '../backends/types.js';
-import { fileTypes, type FileType } from '../engine/types.js';
+import { fileTypes, ids, type FileType, type RunNumber } from '../engine/types.js';
+import { compareVersions } from '../modules/catalog.js';
 import { OprocError, usageError } from '../errors.js';
 import { parseOutlist } from '../engine/outlist.js';
 import { listPasses, type MissingPass, type PassRow } from '../operations/passes.js';
@@ -45,6 +46,8 @@ export interface ServeOptions {
   context: InsightContext;
   /** The RAT versions that have processing information. */
   ratvs: readonly string[];
+  /** The processing database is embedded (PouchDB): one process at a time, so no watcher beside the page. */
+  embedded?: boolean;
   host: string;
   port: number;
   /** After the first change of a burst, how long to wait for the rest. */
@@ -91,19 +94,26 @@ export async function buildApp(
 ): Promise<{ app: FastifyInstance; hub: Hub<StatusReport>; cache: ChangeCache<StatusReport> }> {
   const { context } = options;
   const knownRatvs = new Set(options.ratvs);
-  const checkRatv = (ratv: string | undefined): string | undefined => {
-    if (ratv === undefined || ratv === '') return undefined;
-    if (!knownRatvs.has(ratv)) {
-      const known = [...knownRatvs].join(', ') || 'none';
-      throw new HttpError(404, `no processing information for RAT version ${ratv} (known: ${known})`);
-    }
-    return ratv;
-  };
   // `readStatus` answers each key (a RAT version, or '' for all); kept until the feed says something changed.
   const cache = new ChangeCache<StatusReport>(
     (ratv) => readStatus(context, ratv === '' ? {} : { ratv }),
     options.refreshMs ?? 10_000,
   );
+  /** The RAT versions with processing information, passes or a watcher, oldest first. */
+  const allRatvs = async (): Promise<string[]> => {
+    const report = await cache.get('', { allowAged: true });
+    return [...new Set([...knownRatvs, ...report.ratvs.map((r) => r.ratv)])].sort(compareVersions);
+  };
+  /** A RAT version with neither processing information nor passes nor a watcher: a 404 naming those that have. */
+  const unknownRatv = async (ratv: string): Promise<HttpError | undefined> => {
+    if (knownRatvs.has(ratv)) return undefined;
+    const known = await allRatvs();
+    if (known.includes(ratv)) return undefined;
+    return new HttpError(
+      404,
+      `no processing information or passes for RAT version ${ratv} (known: ${known.join(', ') || 'none'})`,
+    );
+  };
   const hub = new Hub<StatusReport>(() => cache.get(''), {
     debounceMs: options.debounceMs ?? 200,
     onError: (message) => options.warn(`status could not be read: ${message}`),
@@ -150,16 +160,45 @@ export async function buildApp(
 
   const page = (reply: FastifyReply, key: keyof typeof pages) =>
     reply.type('text/html; charset=utf-8').send(html[key]);
-  app.get('/', (_request, reply) => page(reply, 'index'));
-  app.get<{ Params: { run: string } }>('/runs/:run', (request, reply) => {
+  /** The page, or for an unknown `?ratv=` the same page as a 404 saying so (its script says it too). */
+  const pageFor = async (reply: FastifyReply, key: keyof typeof pages, ratv: string | undefined) => {
+    const unknown = ratv ? await unknownRatv(ratv) : undefined;
+    if (!unknown) return page(reply, key);
+    const message = escapeHtml(unknown.message);
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(
+        html[key]
+          .replace(
+            '<div id="error" class="error" hidden></div>',
+            `<div id="error" class="error">${message}</div>`,
+          )
+          .replace(/<main id="content">.*?<\/main>/, '<main id="content"></main>'),
+      );
+  };
+  app.get<{ Querystring: { ratv?: string } }>('/', (request, reply) =>
+    pageFor(reply, 'index', request.query.ratv),
+  );
+  // The box "open run" on every page: a form that works without a script, too.
+  app.get<{ Querystring: { run?: string; ratv?: string; filetype?: string } }>('/runs/', (request, reply) => {
+    const run = runNumber((request.query.run ?? '').trim());
+    const { ratv, filetype } = request.query;
+    const query =
+      ratv && filetype ? `?ratv=${encodeURIComponent(ratv)}&filetype=${encodeURIComponent(filetype)}` : '';
+    return reply.redirect(`./${run}${query}`);
+  });
+  app.get<{ Params: { run: string }; Querystring: { ratv?: string } }>('/runs/:run', (request, reply) => {
     runNumber(request.params.run);
-    return page(reply, 'run');
+    return pageFor(reply, 'run', request.query.ratv);
   });
   app.get('/submissions/:id', (_request, reply) => page(reply, 'submission'));
   app.get('/outlist', (_request, reply) => page(reply, 'outlist'));
 
   app.get('/api/meta', async () => ({
     ratvs: [...knownRatvs],
+    lease_seconds: context.leaseSeconds,
+    embedded: options.embedded === true,
     filetypes: fileTypes,
     processing: context.processing.description,
     dataflow: context.dataflow.description,
@@ -168,12 +207,10 @@ export async function buildApp(
 
   app.get<{ Querystring: { ratv?: string } }>('/api/status', async (request, reply) => {
     const ratv = request.query.ratv || undefined;
-    const report =
-      ratv === undefined || knownRatvs.has(ratv)
-        ? await cache.get(ratv ?? '', { allowAged: true })
-        : await readStatus(context, { ratv });
     // A RAT version with passes or watchers is shown even without processing information (an old one).
-    if (ratv !== undefined && !knownRatvs.has(ratv) && isEmpty(report.ratvs[0])) checkRatv(ratv);
+    const unknown = ratv === undefined ? undefined : await unknownRatv(ratv);
+    if (unknown) throw unknown;
+    const report = await cache.get(ratv ?? '', { allowAged: true });
     return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(report, null, 2)}\n`);
   });
 
@@ -181,9 +218,21 @@ export async function buildApp(
     '/api/runs/:run',
     async (request, reply) => {
       const run = runNumber(request.params.run);
-      const ratv = checkRatv(request.query.ratv);
+      const ratv = request.query.ratv || undefined;
       if (ratv === undefined) {
-        throw new HttpError(400, `ratv is required, e.g. ?ratv=${[...knownRatvs][0] ?? '7.0.8'}&filetype=L2`);
+        throw new HttpError(
+          400,
+          `ratv is required, e.g. ?ratv=${[...knownRatvs][0] ?? '7.0.8'}&filetype=L2 (api/runs/${run}/versions lists those that have a watcher or a pass of the run)`,
+        );
+      }
+      const unknown = await unknownRatv(ratv);
+      if (unknown) throw unknown;
+      if (!knownRatvs.has(ratv)) {
+        const known = [...knownRatvs].join(', ') || 'none';
+        throw new HttpError(
+          404,
+          `RAT version ${ratv} has passes but no processing information here, so why cannot be asked (processing information for: ${known})`,
+        );
       }
       const filetype = (request.query.filetype ?? '').toUpperCase();
       if (!(fileTypes as readonly string[]).includes(filetype)) {
@@ -200,6 +249,12 @@ export async function buildApp(
       return reply.type('application/json; charset=utf-8').send(`${JSON.stringify(why, null, 2)}\n`);
     },
   );
+
+  // What /runs/RUN without a query offers: never an arbitrary RAT version.
+  app.get<{ Params: { run: string } }>('/api/runs/:run/versions', async (request) => {
+    const run = runNumber(request.params.run);
+    return runVersions(context.processing, run, knownRatvs);
+  });
 
   app.get<{ Params: { id: string } }>('/api/submissions/:id', async (request) => {
     const id = request.params.id;
@@ -260,18 +315,80 @@ export async function buildApp(
   app.addHook('onClose', async () => {
     for (const stream of streams) stream.end();
     streams.clear();
-    await hub.close();
+    // A computation in flight gets a moment to end before its databases close; its result is dropped.
+    await hub.close(500);
   });
   return { app, hub, cache };
+}
+
+/** A (RAT version, filetype) that has a watcher or a pass of a run. */
+export interface RunVersion {
+  ratv: string;
+  filetype: string;
+  /** The run's passes of this RAT version and filetype. */
+  passes: number;
+  /** Watchers (state documents) of this RAT version and filetype whose runs include the run. */
+  watchers: { state: string; last_run: RunNumber | null }[];
+  /** `why` can be asked: this server has processing information for the RAT version. */
+  processing_information: boolean;
+}
+
+export interface RunVersionsView {
+  run: RunNumber;
+  versions: RunVersion[];
+  /** The RAT versions with processing information, for a run none has a watcher or a pass of. */
+  ratvs: string[];
+}
+
+/** The (RAT version, filetype) pairs with a pass of the run (its job documents) or a watcher over it. */
+async function runVersions(
+  store: DocumentStore,
+  run: RunNumber,
+  knownRatvs: ReadonlySet<string>,
+): Promise<RunVersionsView> {
+  const [jobs, states] = await Promise.all([
+    store.allDocs({ startkey: ids.job(run, ''), endkey: `${ids.job(run, '')}\ufff0` }),
+    store.allDocs({ startkey: 'watch_', endkey: 'watch_\ufff0' }),
+  ]);
+  const pairs = new Map<string, RunVersion>();
+  const pair = (ratv: string, filetype: string) => {
+    const key = `${ratv}\u0000${filetype}`;
+    let found = pairs.get(key);
+    if (!found) {
+      found = { ratv, filetype, passes: 0, watchers: [], processing_information: knownRatvs.has(ratv) };
+      pairs.set(key, found);
+    }
+    return found;
+  };
+  for (const job of jobs) {
+    if (job.run !== run || !Array.isArray(job.passes)) continue;
+    for (const p of job.passes as { ratv?: unknown; filetype?: unknown }[]) {
+      if (typeof p.ratv === 'string' && typeof p.filetype === 'string') pair(p.ratv, p.filetype).passes++;
+    }
+  }
+  for (const state of states) {
+    if (state.type !== 'watch_state' || typeof state.ratv !== 'string' || typeof state.filetype !== 'string')
+      continue;
+    const block = Array.isArray(state.block) ? (state.block as number[]) : null;
+    if (block && (run < block[0]! || run > block[1]!)) continue;
+    pair(state.ratv, state.filetype).watchers.push({
+      state: state._id,
+      last_run: typeof state.last_run === 'number' ? state.last_run : null,
+    });
+  }
+  const versions = [...pairs.values()].sort(
+    (a, b) => compareVersions(b.ratv, a.ratv) || a.filetype.localeCompare(b.filetype),
+  );
+  return { run, versions, ratvs: [...knownRatvs].sort(compareVersions) };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
 
 /** An unknown run: no data-flow document names it and it has no passes. */
 function isUnknownRun(why: WhyReport): boolean {
   return !why.dataflow.known && why.passes.length === 0;
-}
-
-function isEmpty(ratv: StatusReport['ratvs'][number] | undefined): boolean {
-  return !ratv || (Object.keys(ratv.passes.all).length === 0 && ratv.watchers.length === 0);
 }
 
 /** Passes as a page shows them: counts of all, the first `submissionPassLimit` listed. */

@@ -50,7 +50,8 @@ export async function startBrowser(): Promise<RunningBrowser> {
       await gone;
       clearTimeout(timer);
     }
-    await rm(profile, { recursive: true, force: true });
+    // Its helper processes may still be writing the profile for a moment after it exits.
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
     const endpoint = await devToolsEndpoint(child);
@@ -115,4 +116,27 @@ export async function pageCounts(page: Page, ratv: string): Promise<StatusReport
     byModule[cell.status!] = cell.value;
   }
   return counts;
+}
+
+/**
+ * What sticks out of its box in the page as it is now: the page wider than the window, a card whose
+ * content is wider than the card (cut off, behind a scroll bar), or a table beyond its card's edge.
+ */
+export function cutOff(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > window.innerWidth) found.push(`page: ${root.scrollWidth} > ${window.innerWidth}`);
+    for (const card of Array.from(document.querySelectorAll<HTMLElement>('.card'))) {
+      const name = card.dataset.section ?? card.dataset.card ?? card.querySelector('h3')?.textContent;
+      if (card.scrollWidth > card.clientWidth)
+        found.push(`card ${name}: ${card.scrollWidth} > ${card.clientWidth}`);
+      const inner = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+      for (const table of Array.from(card.querySelectorAll('table'))) {
+        const right = table.getBoundingClientRect().right;
+        if (right > inner + 1) found.push(`table in ${name}: right ${right} > ${inner}`);
+      }
+    }
+    return found;
+  });
 }
