@@ -7,6 +7,7 @@
  *                    [--subruns 3] [--no-embedded] [--embedded-runs 10000] [--no-watch] [--no-write]
  *                    [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
  *                    [--serve-jobs 300000 (0: no status page scenario)]
+ *   tsx bench/run.ts --soak 2h                          (only the soak: bench/soak.ts)
  *   OPROC_BENCH_SIZES=10000 tsx bench/run.ts          (a quick run: these sizes on every server)
  *   tsx bench/run.ts --from-json RESULTS.json          (the report again from a run's printed results)
  *
@@ -48,6 +49,7 @@ import {
   type Workload,
 } from './seed.js';
 import { benchServe, writeServeSection } from './serve.js';
+import { parseDuration, soak } from './soak.js';
 import { watchLatency } from './watch.js';
 
 export interface Options {
@@ -67,6 +69,8 @@ export interface Options {
   serveJobs: number;
   /** Re-render the report from results printed by an earlier run, measuring nothing. */
   fromJson?: string;
+  /** Only the soak (bench/soak.ts), for this many milliseconds. */
+  soakMs?: number;
 }
 
 function sizeList(text: string, flag: string): number[] {
@@ -92,6 +96,7 @@ function options(): Options {
       'ops-passes': { type: 'string', default: '10000' },
       'serve-jobs': { type: 'string', default: '300000' },
       'from-json': { type: 'string' },
+      soak: { type: 'string' },
     },
   });
   const quick = process.env.OPROC_BENCH_SIZES;
@@ -109,6 +114,7 @@ function options(): Options {
     opsPasses: Number(values['ops-passes']),
     serveJobs: Number(values['serve-jobs']),
     fromJson: values['from-json'],
+    soakMs: values.soak === undefined ? undefined : parseDuration(values.soak),
   };
 }
 
@@ -440,6 +446,11 @@ async function main(): Promise<void> {
   log(`free memory ${(freemem() / 2 ** 30).toFixed(1)} GiB; load average ${loadavg()[0]!.toFixed(1)}`);
   const postgres = await startPostgres();
   onCleanup(`PostgreSQL (PID ${postgres.pid})`, () => postgres.stop());
+  if (opts.soakMs !== undefined) {
+    const result = await soak(dir, postgres, opts.soakMs, log);
+    console.log(JSON.stringify({ date: new Date().toISOString().slice(0, 10), soak: result }, null, 2));
+    return;
+  }
   const results: BenchResults = {
     date: new Date().toISOString().slice(0, 10),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}${process.env.OPROC_BENCH_SIZES ? ` (OPROC_BENCH_SIZES=${process.env.OPROC_BENCH_SIZES})` : ''}`,

@@ -21,6 +21,45 @@ function runRange(prefix: string): string {
   return `int8range(least(${begin}, ${end})::bigint, greatest(${begin}, ${end})::bigint, '[]')`;
 }
 
+/**
+ * Runs further apart than this are read as separate spans: the rows between two runs of a batch
+ * are read with it, so a sparse list would otherwise read every row between its first and last run.
+ */
+const spanGap = 100;
+
+/** The distinct runs, in order. */
+function sortedRuns(runs: readonly number[]): number[] {
+  return [...new Set(runs)].sort((a, b) => a - b);
+}
+
+/** Sorted runs as [first, last] spans, a new span where two runs are more than `spanGap` apart. */
+function runSpans(sorted: readonly number[]): [number, number][] {
+  const spans: [number, number][] = [];
+  for (const run of sorted) {
+    const last = spans.at(-1);
+    if (last && run - last[1] <= spanGap) last[1] = run;
+    else spans.push([run, run]);
+  }
+  return spans;
+}
+
+/** Calls `visit` for each of the sorted runs from `begin` to `end` (a binary search, then a walk). */
+function eachRunIn(
+  sorted: readonly number[],
+  begin: number,
+  end: number,
+  visit: (run: number) => void,
+): void {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < begin) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < sorted.length && sorted[i]! <= end; i++) visit(sorted[i]!);
+}
+
 /** Rows per statement when loading: large enough to be quick, small enough for one parameter. */
 const loadChunk = 2000;
 
@@ -66,27 +105,35 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
     async runTypes(runs, asOf) {
       const result = new Map<number, number>();
       if (runs.length === 0) return result;
-      const { rows } = await client.query<{ run: number; runtype: unknown }>(
-        // Candidates are the RUN rows overlapping the batch, taken once; joining every run to the whole
-        // table instead makes the query grow with the square of the runs.
-        `WITH candidate AS MATERIALIZED (
-           SELECT h.key, h.run_begin, h.run_end, h.version, h.pass, h.timestamp
-             FROM ratdb_header_v2 h
-            WHERE h.type = 'RUN' AND coalesce(h."index", '') = ''
-              AND h.run_begin <= $4::int AND h.run_end >= $3::int
-              AND ${runRange('h.')} && int8range($3::bigint, $4::bigint, '[]')
-              AND ($2::timestamptz IS NULL OR h.timestamp <= $2::timestamptz))
-         SELECT DISTINCT ON (r.run) r.run, d.data -> 'runtype' AS runtype
-           FROM unnest($1::int[]) AS r(run)
-           JOIN candidate c ON c.run_begin <= r.run AND r.run <= c.run_end
+      // Runs whose best row holds no usable run type word: absent, as if they had no RUN table.
+      const skipped = new Set<number>();
+      const sorted = sortedRuns(runs);
+      const spans = runSpans(sorted);
+      const { rows } = await client.query<{ run_begin: number; run_end: number; runtype: unknown }>(
+        // The RUN rows overlapping each span of the batch's runs, found by the GiST index (one probe a
+        // span; OFFSET 0 keeps the planner from turning the probe into a join with the whole table),
+        // best first. Each run takes the first row that holds it (see `eachRunIn`).
+        `SELECT c.run_begin, c.run_end, d.data -> 'runtype' AS runtype
+           FROM unnest($1::int[], $2::int[]) AS s(lo, hi)
+           CROSS JOIN LATERAL (
+             SELECT h.key, h.run_begin, h.run_end, h.version, h.pass, h.timestamp
+               FROM ratdb_header_v2 h
+              WHERE ${runRange('h.')} && int8range(s.lo::bigint, s.hi::bigint, '[]')
+                AND h.run_begin <= h.run_end
+                AND h.type = 'RUN' AND coalesce(h."index", '') = ''
+                AND ($3::timestamptz IS NULL OR h.timestamp <= $3::timestamptz)
+             OFFSET 0) c
            JOIN ratdb_data d ON d.key = c.key
-          ORDER BY r.run, c.version DESC NULLS LAST, c.pass DESC NULLS LAST, c.timestamp DESC NULLS LAST`,
-        [runs, asOf ?? null, Math.min(...runs), Math.max(...runs)],
+          ORDER BY c.version DESC NULLS LAST, c.pass DESC NULLS LAST, c.timestamp DESC NULLS LAST`,
+        [spans.map((s) => s[0]), spans.map((s) => s[1]), asOf ?? null],
       );
       for (const row of rows) {
         const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
-        if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0)
-          result.set(Number(row.run), word);
+        eachRunIn(sorted, Number(row.run_begin), Number(row.run_end), (run) => {
+          if (result.has(run) || skipped.has(run)) return;
+          if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) result.set(run, word);
+          else skipped.add(run);
+        });
       }
       return result;
     },
@@ -94,30 +141,39 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
     async tablesPresent(runs, tables, asOf) {
       const result = new Map<number, Set<string>>(runs.map((run) => [run, new Set<string>()]));
       if (runs.length === 0 || tables.length === 0) return result;
-      const { rows } = await client.query<{ run: number; type: string; idx: string | null }>(
-        `WITH candidate AS MATERIALIZED (
-           SELECT h.type, coalesce(h."index", '') AS idx, h.run_begin, h.run_end
-             FROM ratdb_header_v2 h
-            WHERE h.type = ANY($2::text[])
-              AND h.run_begin <= $6::int AND h.run_end >= $5::int
-              AND ${runRange('h.')} && int8range($5::bigint, $6::bigint, '[]')
-              AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz))
-         SELECT DISTINCT r.run, t.type, t.idx
-           FROM unnest($1::int[]) AS r(run)
-           JOIN candidate c ON c.run_begin <= r.run AND r.run <= c.run_end
-           JOIN unnest($2::text[], $3::text[]) AS t(type, idx)
-             ON c.type = t.type AND (t.idx IS NULL OR c.idx = t.idx)`,
+      const sorted = sortedRuns(runs);
+      const spans = runSpans(sorted);
+      const { rows } = await client.query<{ type: string; idx: string; run_begin: number; run_end: number }>(
+        // The rows of the tables asked for overlapping each span of the batch's runs (as in runTypes);
+        // which runs each row holds is worked out here, in one pass over the sorted runs.
+        `SELECT c.type, c.idx, c.run_begin, c.run_end
+           FROM unnest($1::int[], $2::int[]) AS s(lo, hi)
+           CROSS JOIN LATERAL (
+             SELECT h.type, coalesce(h."index", '') AS idx, h.run_begin, h.run_end
+               FROM ratdb_header_v2 h
+              WHERE ${runRange('h.')} && int8range(s.lo::bigint, s.hi::bigint, '[]')
+                AND h.run_begin <= h.run_end
+                AND h.type = ANY($3::text[])
+                AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz)
+             OFFSET 0) c`,
         [
-          runs,
-          tables.map((t) => t.type),
-          tables.map((t) => t.index ?? null),
+          spans.map((s) => s[0]),
+          spans.map((s) => s[1]),
+          [...new Set(tables.map((t) => t.type))],
           asOf ?? null,
-          Math.min(...runs),
-          Math.max(...runs),
         ],
       );
+      const wanted = new Map<string, TableRequirement[]>();
+      for (const t of tables) wanted.set(t.type, [...(wanted.get(t.type) ?? []), t]);
       for (const row of rows) {
-        result.get(Number(row.run))?.add(tableKey({ type: row.type, index: row.idx ?? undefined }));
+        const keys = (wanted.get(row.type) ?? [])
+          .filter((t) => t.index === undefined || t.index === row.idx)
+          .map(tableKey);
+        if (keys.length === 0) continue;
+        eachRunIn(sorted, Number(row.run_begin), Number(row.run_end), (run) => {
+          const present = result.get(run)!;
+          for (const key of keys) present.add(key);
+        });
       }
       return result;
     },

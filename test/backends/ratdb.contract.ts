@@ -151,6 +151,39 @@ export function ratdbContract(
       );
     });
 
+    it('runs far apart in one call, and rows holding several of them, answer as each run asked alone', async function () {
+      await ratdb.load([
+        table('RUN', [100, 100], { runtype: 2 }),
+        table('RUN', [100, 900000], { runtype: 4 }, { version: 0 }),
+        table('RUN', [900000, 900000], { runtype: 8 }, { version: 2 }),
+        table('PMT_DQXX', [50, 5000]),
+        table('PMT_DQXX', [899999, 900001], {}, { index: 'cr0' }),
+      ]);
+      const runs = [900000, 100, 101, 5000, 100, 450000];
+      expect(await ratdb.runTypes(runs)).to.deep.equal(
+        new Map([
+          [900000, 8],
+          [100, 2],
+          [101, 4],
+          [5000, 4],
+          [450000, 4],
+        ]),
+      );
+      const present = await ratdb.tablesPresent(runs, [
+        { type: 'PMT_DQXX' },
+        { type: 'PMT_DQXX', index: 'cr0' },
+      ]);
+      expect(present).to.deep.equal(
+        new Map([
+          [900000, new Set(['PMT_DQXX', 'PMT_DQXX[cr0]'])],
+          [100, new Set(['PMT_DQXX'])],
+          [101, new Set(['PMT_DQXX'])],
+          [5000, new Set(['PMT_DQXX'])],
+          [450000, new Set()],
+        ]),
+      );
+    });
+
     it('TYPE[] asks for the table with the empty index', async function () {
       await ratdb.load([table('PMT_DQXX', [100, 100], {}, { index: 'cr0' })]);
       const present = await ratdb.tablesPresent(

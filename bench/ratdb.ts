@@ -1,0 +1,113 @@
+/**
+ * RATDB reads alone: seeds the benchmark's RATDB tables for N runs into a fresh PostgreSQL, then
+ * reads the run types and the tables present for every run, in batches of 500 as a reprocess does,
+ * and reports PostgreSQL's CPU for those reads. With --explain, prints the plans of both queries
+ * for the last batch (EXPLAIN (ANALYZE, BUFFERS)).
+ *
+ *   tsx bench/ratdb.ts [--runs 200000] [--explain]
+ */
+import { parseArgs } from 'node:util';
+
+import pg from 'pg';
+
+import { sqlRatdb } from '../src/backends/sql-ratdb.js';
+import type { SqlClient, TableRequirement } from '../src/backends/types.js';
+import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
+import { ratdbTablesFor } from '../test/support/scenario.js';
+import { cleanupAll, guardSignals, onCleanup, treeCpuSeconds } from './processes.js';
+import { firstRun, specs } from './seed.js';
+
+const batch = 500;
+const tables: TableRequirement[] = [
+  { type: 'RUN' },
+  { type: 'DAQ_RUN_LEVEL' },
+  { type: 'PMT_DQXX' },
+  { type: 'PMTCALIB', index: 'calib' },
+];
+
+function client(url: string, explain: { on: boolean; plans: string[] }): SqlClient {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const query = async <Row>(text: string, params?: readonly unknown[]) => {
+    if (!explain.on) return { rows: (await pool.query(text, params as unknown[])).rows as Row[] };
+    const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params as unknown[]);
+    explain.plans.push(rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n'));
+    return { rows: [] as Row[] };
+  };
+  return {
+    query,
+    async transaction(work) {
+      const connection = await pool.connect();
+      try {
+        await connection.query('BEGIN');
+        const result = await work({
+          query: async <Row>(text: string, params?: readonly unknown[]) => ({
+            rows: (await connection.query(text, params as unknown[])).rows as Row[],
+          }),
+        });
+        await connection.query('COMMIT');
+        return result;
+      } catch (error) {
+        await connection.query('ROLLBACK');
+        throw error;
+      } finally {
+        connection.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '200000' }, explain: { type: 'boolean', default: false } },
+  });
+  const runs = Number(values.runs);
+  guardSignals();
+  const postgres = await startPostgres();
+  onCleanup(`PostgreSQL (PID ${postgres.pid})`, () => postgres.stop());
+  const explain = { on: false, plans: [] as string[] };
+  const ratdb = sqlRatdb(client(await createDatabase(postgres), explain), 'bench');
+  try {
+    await ratdb.create();
+    const all = specs({ runs, subruns: 3 });
+    for (let i = 0; i < all.length; i += 2500)
+      await ratdb.load(all.slice(i, i + 2500).flatMap(ratdbTablesFor));
+    const before = await treeCpuSeconds([postgres.pid]);
+    const started = performance.now();
+    let typed = 0;
+    let present = 0;
+    for (let start = firstRun; start < firstRun + runs; start += batch) {
+      const numbers = Array.from({ length: Math.min(batch, firstRun + runs - start) }, (_, i) => start + i);
+      typed += (await ratdb.runTypes(numbers)).size;
+      for (const found of (await ratdb.tablesPresent(numbers, tables)).values()) present += found.size;
+    }
+    const figures = {
+      runs,
+      runTypes: typed,
+      tablesPresent: present,
+      wallSeconds: (performance.now() - started) / 1000,
+      postgresCpuSeconds: (await treeCpuSeconds([postgres.pid])) - before,
+    };
+    if (typed !== runs || present !== runs * tables.length)
+      throw new Error(`wrong answers: ${JSON.stringify(figures)}`);
+    console.log(JSON.stringify(figures));
+    if (values.explain) {
+      explain.on = true;
+      const last = Array.from({ length: batch }, (_, i) => firstRun + runs - batch + i);
+      await ratdb.runTypes(last);
+      await ratdb.tablesPresent(last, tables);
+      console.log(explain.plans.join('\n\n'));
+    }
+  } finally {
+    await ratdb.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+} finally {
+  await cleanupAll();
+}

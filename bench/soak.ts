@@ -1,0 +1,164 @@
+/**
+ * The soak: a watcher and `oproc serve` with a client on its event stream, against pouchdb-server
+ * and PostgreSQL, while a run arrives every 2 s (its files written, which completes the run before
+ * it). Every minute it reads each process's resident memory, open files and CPU from /proc, and the
+ * status page's own figure for its last recompute; at the end it prints the samples and the growth
+ * of each process after warm-up, in MB an hour.
+ *
+ *   npm run bench -- --soak 2h          (or 10m, 90s; the other scenarios are not run)
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { dataflowDesign, processingDesign } from '../src/engine/design.js';
+import { send } from '../test/support/bulk-seed.js';
+import { startCouch } from '../test/support/couch-server.js';
+import { dataflowDocsFor, ratdbTablesFor } from '../test/support/scenario.js';
+import type { RunningServer } from '../test/support/servers.js';
+import { startServe } from '../test/support/serve.js';
+import { onCleanup, spawnCli, stopChild, treeCpuSeconds } from './processes.js';
+import { firstRun, ratv, serverDatabases, withDatabases } from './seed.js';
+
+const subruns = 3;
+const arrivalMs = 2000;
+const sampleMs = 60_000;
+/** Samples before this are warm-up, left out of the growth figure. */
+const warmUpMs = 5 * 60_000;
+
+export interface SoakSample {
+  minute: number;
+  runs: number;
+  /** Per process: resident memory (MB), open files, CPU seconds since the start. */
+  processes: Record<string, { rssMb: number; openFiles: number; cpuSeconds: number }>;
+  /** Events the client on the status page's stream has received so far. */
+  events: number;
+}
+
+export interface SoakResult {
+  durationMs: number;
+  samples: SoakSample[];
+  /** MB an hour after warm-up (least squares over the samples after it), per process. */
+  growthMbPerHour: Record<string, number | undefined>;
+}
+
+/** `2h`, `10m`, `90s` or milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms)?$/.exec(text.trim());
+  if (!match) throw new Error(`--soak ${text}: a duration such as 2h, 10m or 90s`);
+  const unit = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[match[2] ?? 'ms']!;
+  return Number(match[1]) * unit;
+}
+
+async function processFigures(pid: number): Promise<{ rssMb: number; openFiles: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  return { rssMb: rss ? Number(rss[1]) / 1024 : 0, openFiles: fds.length };
+}
+
+/** Least-squares slope of RSS against time, MB an hour. */
+function slope(points: { minute: number; mb: number }[]): number | undefined {
+  if (points.length < 2) return undefined;
+  const mx = points.reduce((s, p) => s + p.minute, 0) / points.length;
+  const my = points.reduce((s, p) => s + p.mb, 0) / points.length;
+  const num = points.reduce((s, p) => s + (p.minute - mx) * (p.mb - my), 0);
+  const den = points.reduce((s, p) => s + (p.minute - mx) ** 2, 0);
+  return den === 0 ? undefined : (num / den) * 60;
+}
+
+/** A client on `GET /api/events` that counts what arrives until aborted. */
+function eventClient(url: string, signal: AbortSignal): { count(): number } {
+  let events = 0;
+  void (async () => {
+    try {
+      const response = await fetch(new URL('/api/events', url), { signal });
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
+        events += (decoder.decode(chunk, { stream: true }).match(/^data:/gm) ?? []).length;
+    } catch {
+      // Aborted at the end.
+    }
+  })();
+  return { count: () => events };
+}
+
+export async function soak(
+  dir: string,
+  postgres: RunningServer,
+  durationMs: number,
+  log: (message: string) => void,
+): Promise<SoakResult> {
+  const couch = await startCouch();
+  onCleanup(`pouchdb-server (PID ${couch.pid})`, () => couch.stop());
+  const dbs = await serverDatabases(path.join(dir, 'soak'), couch, postgres, 'soak');
+  const runs = Math.ceil(durationMs / arrivalMs) + 10;
+  await withDatabases(dbs.config, async (db) => {
+    await Promise.all([db.processing.create(), db.dataflow.create(), db.ratdb.create()]);
+    await db.processing.ensureDesign(processingDesign);
+    await db.dataflow.ensureDesign(dataflowDesign);
+    const specs = Array.from({ length: runs }, (_, i) => ({ run: firstRun + i, subruns }));
+    for (let i = 0; i < specs.length; i += 2500)
+      await db.ratdb.load(specs.slice(i, i + 2500).flatMap(ratdbTablesFor));
+    await db.dataflow.bulkWrite(dataflowDocsFor(specs[0]!));
+  });
+  const watcher = spawnCli(['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)]);
+  watcher.stdout?.resume();
+  watcher.stderr?.resume();
+  const serve = await startServe(dbs.config);
+  onCleanup(`oproc serve (PID ${serve.pid})`, () => serve.stop().then(() => undefined));
+  const abort = new AbortController();
+  const client = eventClient(serve.url, abort.signal);
+  const pids: Record<string, number> = {
+    watcher: watcher.pid!,
+    serve: serve.pid,
+    'pouchdb-server': couch.pid,
+  };
+  const cpuAtStart: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) cpuAtStart[name] = await treeCpuSeconds([pid]);
+  const samples: SoakSample[] = [];
+  const started = performance.now();
+  let run = firstRun;
+  let nextSample = sampleMs;
+  try {
+    while (performance.now() - started < durationMs) {
+      if (watcher.exitCode !== null) throw new Error(`the watcher exited with ${watcher.exitCode}`);
+      run++;
+      await send(dbs.dataflow!, 'POST', '/_bulk_docs', { docs: dataflowDocsFor({ run, subruns }) });
+      const elapsed = performance.now() - started;
+      if (elapsed >= nextSample) {
+        const processes: SoakSample['processes'] = {};
+        for (const [name, pid] of Object.entries(pids))
+          processes[name] = {
+            ...(await processFigures(pid)),
+            cpuSeconds: (await treeCpuSeconds([pid])) - cpuAtStart[name]!,
+          };
+        const sample = {
+          minute: Math.round(elapsed / 60_000),
+          runs: run - firstRun,
+          processes,
+          events: client.count(),
+        };
+        samples.push(sample);
+        log(`soak: ${JSON.stringify(sample)}`);
+        nextSample += sampleMs;
+      }
+      await sleep(Math.max(0, started + (run - firstRun) * arrivalMs - performance.now()));
+    }
+  } finally {
+    abort.abort();
+    await serve.stop();
+    await stopChild(watcher);
+    await send(dbs.dataflow!, 'DELETE').catch(() => undefined);
+    await send(dbs.processing!, 'DELETE').catch(() => undefined);
+    await couch.stop();
+  }
+  const growthMbPerHour: SoakResult['growthMbPerHour'] = {};
+  for (const name of Object.keys(pids))
+    growthMbPerHour[name] = slope(
+      samples
+        .filter((s) => s.minute * 60_000 >= warmUpMs)
+        .map((s) => ({ minute: s.minute, mb: s.processes[name]!.rssMb })),
+    );
+  return { durationMs, samples, growthMbPerHour };
+}
