@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { sweepConflicts } from '../engine/conflicts.js';
 import { DataflowFeed } from '../engine/feed.js';
 import type { Databases } from '../backends/registry.js';
 import {
@@ -144,6 +145,8 @@ export abstract class WatchCommand extends SubmissionCommand {
       }
     } finally {
       clearInterval(heartbeat);
+      // A last sweep before the lease goes: a conflict that replication brought since the last cycle.
+      if (lease && !lost) await sweepConflicts(databases.processing).catch(() => {});
       if (!lost) await lease?.release().catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
@@ -218,7 +221,24 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
   }
 
+  private sweepUnavailableSaid = false;
+
   private report(cycle: CycleResult, config: string): void {
+    const swept = cycle.swept;
+    if (swept?.unavailable && !this.sweepUnavailableSaid) {
+      this.sweepUnavailableSaid = true;
+      this.warn(`conflicted documents are not swept: ${swept.unavailable.replace('CONFIG', config)}`);
+    }
+    if (swept?.found) {
+      this.log(
+        `merged ${swept.merged} conflicted document(s) of ${swept.found} found (${swept.deleted} losing revision(s) deleted).`,
+      );
+    }
+    for (const r of swept?.renumbered ?? []) {
+      this.warn(
+        `pass ${r.from} of ${r.run} ${r.module} (submission ${r.submission}) renumbered to ${r.to}: another writer's pass had the number; submission_${r.submission} records it`,
+      );
+    }
     if (cycle.created.length) {
       this.log(
         `${cycle.created.length} pass(es) created (${countByModule(cycle.created)}); last run handled ${cycle.last_run}.`,

@@ -124,7 +124,9 @@ export class Lease {
     const leaves = await this.leaves();
     const mine = leaves.find((l) => l.holder === this.holder);
     if (!mine) return;
-    await this.store.bulkWrite([{ ...mine, expires: this.now().toISOString() }]);
+    // Beside another leaf (a cluster), withdrawing this holder's leaf releases it and leaves no conflict.
+    if (leaves.length > 1) await this.store.bulkWrite([{ _id: mine._id, _rev: mine._rev!, _deleted: true }]);
+    else await this.store.bulkWrite([{ ...mine, expires: this.now().toISOString() }]);
   }
 
   /** Every leaf revision of the lease (the winner and its conflicts), deleted ones left out. */
