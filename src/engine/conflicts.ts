@@ -2,7 +2,7 @@
  * Conflicted documents (DESIGN.md 4, Clusters). On a CouchDB cluster two writes from one revision
  * through different nodes can both be accepted and leave two leaf revisions: the document then has
  * `_conflicts` when read with `conflicts: true`. oproc merges the leaves of its own documents into
- * the winning revision and deletes the others, in one `_bulk_docs`; docs/RELIABILITY.md says how.
+ * the winning revision and, once that is confirmed, deletes the others; docs/RELIABILITY.md says how.
  */
 import type { DocumentStore, StoredDocument } from '../backends/types.js';
 import { processingDesign } from './design.js';
@@ -220,8 +220,7 @@ export interface Resolution {
 
 /**
  * Resolves the conflicted documents among `docs` (read with `conflicts: true`): reads their losing
- * revisions, writes each merge on the winner and deletes the losers, all in one `_bulk_docs` (as
- * CouchDB's guide to conflicts does). A document changed meanwhile (409), or a merge the cluster
+ * revisions, writes each merge on the winner, and once that write is confirmed deletes the losers. A document changed meanwhile (409), or a merge the cluster
  * only accepted (202), is read and resolved again, a few times. Then each renumbered pass is followed
  * (`followRenumberings`). Returns the documents as now stored, conflicted ones replaced, with how
  * many were merged, how many revisions deleted and which passes renumbered. `dryRun` merges in
@@ -256,25 +255,25 @@ export async function resolveConflicts(
       for (const { merged } of merges) out.set(merged._id, merged);
       break;
     }
-    const writes = merges.flatMap(({ merged, gone }) => [
-      merged,
-      ...gone.map((g) => ({ _id: g._id, _rev: g._rev!, _deleted: true })),
-    ]);
-    const results = await store.bulkWrite(writes);
+    const results = await store.bulkWrite(merges.map((m) => m.merged));
     const again: string[] = [];
-    let at = 0;
-    for (const { merged, gone, renumbered: moved } of merges) {
-      const result = results[at]!;
-      at += 1 + gone.length;
-      deleted += results.slice(at - gone.length, at).filter((r) => r.ok).length;
+    const deletions: StoredDocument[] = [];
+    merges.forEach(({ merged, gone, renumbered: moved }, i) => {
+      const result = results[i]!;
       if (result.ok) {
         mergedIds.add(merged._id);
         // Stored, on a quorum or not: the renumbering is in the document and must be followed.
         renumbered.push(...moved);
       }
-      if (result.ok && !result.accepted) out.set(merged._id, { ...merged, _rev: result.rev });
-      else again.push(merged._id);
-    }
+      if (result.ok && !result.accepted) {
+        out.set(merged._id, { ...merged, _rev: result.rev });
+        deletions.push(...gone.map((g) => ({ _id: g._id, _rev: g._rev!, _deleted: true })));
+      } else again.push(merged._id);
+    });
+    // The losers go only once the merge holding their passes is confirmed, in a request of their own:
+    // `_bulk_docs` is not atomic, and a loser deleted beside a refused merge (a grid client changed
+    // the winner meanwhile) would take its passes with it. A merge not confirmed is merged again.
+    if (deletions.length) deleted += (await store.bulkWrite(deletions)).filter((r) => r.ok).length;
     if (again.length === 0) break;
     const fresh = await store.getMany(again, { conflicts: true });
     for (const id of again) {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 
 import type { StoredDocument } from '../../src/backends/types.js';
-import { countConflicts, sweepConflicts } from '../../src/engine/conflicts.js';
+import { countConflicts, resolveConflicts, sweepConflicts } from '../../src/engine/conflicts.js';
 import { processingDesign } from '../../src/engine/design.js';
 import type { JobDocument, Pass } from '../../src/engine/types.js';
 import { OprocError } from '../../src/errors.js';
@@ -128,6 +128,33 @@ for (const kind of serverKinds) {
         });
         expect(await countConflicts(db.processing), 'nothing conflicted any more').to.equal(0);
         expect((await sweepConflicts(db.processing)).found, 'a second sweep finds nothing').to.equal(0);
+      });
+    });
+
+    it('a merge refused because a grid client changed the winner meanwhile deletes no loser: it merges again and loses no pass', async () => {
+      const id = 'job_300060_Processing';
+      const base = { type: 'job', run: 300060, module: 'Processing' };
+      const h = (c: string) => c.repeat(32);
+      await replicate(s, [leaf(id, `1-${h('1')}`, undefined, { ...base, passes: [pass(0, 'sub_a')] })]);
+      await replicate(s, [
+        leaf(id, `2-${h('b')}`, `1-${h('1')}`, { ...base, passes: [pass(0, 'sub_a'), pass(1, 'sub_w')] }),
+        leaf(id, `2-${h('a')}`, `1-${h('1')}`, { ...base, passes: [pass(0, 'sub_a'), pass(1, 'sub_r')] }),
+      ]);
+      await s.withDatabases(async (db) => {
+        const stale = (await db.processing.getMany([id], { conflicts: true })).get(id)!;
+        const winner = stale as JobDocument;
+        const grid = { ...winner, passes: winner.passes.map((p) => ({ ...p, status: 'running' })) };
+        delete grid._conflicts;
+        expect((await db.processing.bulkWrite([grid]))[0]!.ok, 'the grid client wrote first').to.equal(true);
+        const result = await resolveConflicts(db.processing, [stale]);
+        const job = (await db.processing.getMany([id], { conflicts: true })).get(id) as JobDocument;
+        expect(job._conflicts).to.equal(undefined);
+        expect(job.passes.map((p) => [p.pass, p.submission, p.status])).to.deep.equal([
+          [0, 'sub_a', 'running'],
+          [1, 'sub_w', 'running'],
+          [2, 'sub_r', 'waiting'],
+        ]);
+        expect(result.deleted).to.equal(1);
       });
     });
 
