@@ -321,6 +321,14 @@ function alerts(report) {
       ),
     );
   }
+  if (report.conflicts)
+    items.push(
+      h(
+        'div',
+        { class: 'alert bad', dataset: { testid: 'conflicts' } },
+        `${report.conflicts} oproc document(s) with conflicting revisions (a running watcher merges them)`,
+      ),
+    );
   return items;
 }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { sweepConflicts } from '../engine/conflicts.js';
 import { DataflowFeed } from '../engine/feed.js';
 import type { Databases } from '../backends/registry.js';
 import {
@@ -14,6 +15,7 @@ import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
 import { redact } from '../util/mask.js';
 import { countByModule, createdText, describeSkips, withProgress } from './render.js';
+import { plural } from '../util/plural.js';
 import { engineContext, SubmissionCommand, whoAmI, type Prepared } from './submission-command.js';
 
 export interface WatchSummary {
@@ -146,6 +148,8 @@ export abstract class WatchCommand extends SubmissionCommand {
       stopped = summary.stopped_by === 'signal' ? (this.stoppedBySignal ?? 'signal') : summary.stopped_by;
     } finally {
       clearInterval(heartbeat);
+      // A last sweep before the lease goes: a conflict that replication brought since the last cycle.
+      if (lease && !lost) await sweepConflicts(databases.processing).catch(() => {});
       if (!lost) await lease?.release(stopped).catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
@@ -225,7 +229,24 @@ export abstract class WatchCommand extends SubmissionCommand {
     }
   }
 
+  private sweepUnavailableSaid = false;
+
   private report(cycle: CycleResult, config: string, dryRun: boolean): void {
+    const swept = cycle.swept;
+    if (swept?.unavailable && !this.sweepUnavailableSaid) {
+      this.sweepUnavailableSaid = true;
+      this.warn(`conflicted documents are not swept: ${swept.unavailable.replace('CONFIG', config)}`);
+    }
+    if (swept?.found) {
+      this.log(
+        `merged ${plural(swept.merged, 'conflicted document')} of ${swept.found} found (${plural(swept.deleted, 'losing revision')} deleted).`,
+      );
+    }
+    for (const r of swept?.renumbered ?? []) {
+      this.warn(
+        `pass ${r.from} of ${r.run} ${r.module} (submission ${r.submission}) renumbered to ${r.to}: another writer's pass had the number; submission_${r.submission} records it`,
+      );
+    }
     if (cycle.created.length) {
       const what = createdText(cycle.created.length, dryRun);
       this.log(

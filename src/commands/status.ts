@@ -19,8 +19,9 @@ export default class Status extends OprocCommand {
     'per day over the last 28 days; each watcher and block with its state (last_run), its lease (holder, ' +
     'heartbeat and its age), the newest complete run, the backlog (complete runs after last_run not yet ' +
     'handled) and what `oproc why` says of its first 10 backlog runs. Then the calibration locks and the ' +
-    'newest 10 submissions. Counts come from views of the processing database, not from reading every job ' +
-    'document. A watcher is stale when its last heartbeat is older than watch.lease_seconds of the config, ' +
+    'newest 10 submissions, and how many oproc documents have conflicting revisions now (0 normally; ' +
+    'on a CouchDB cluster a running watcher merges them within a cycle). Counts come from views of the ' +
+    'processing database, not from reading every job document. A watcher is stale when its last heartbeat is older than watch.lease_seconds of the config, ' +
     'or its lease has expired or been released; a block whose runs are all handled is done, not stale. ' +
     'Reads only.\n\n' +
     'EXIT CODES\n' +

@@ -87,6 +87,17 @@ export const processingDesign: DesignDocument = {
 }`,
       reduce: '_count',
     },
+    // oproc's documents with conflicting leaf revisions (a CouchDB cluster), keys [type, _id], values
+    // how many losing leaves. A running watcher sweeps them every cycle (reduce=false); oproc status
+    // and the page count them (reduced).
+    conflicts: {
+      map: `function (doc) {
+  if (!doc._conflicts || !doc._conflicts.length) return;
+  if (!/^(job|submission|watch|lease|calibration_lock)_/.test(doc._id)) return;
+  emit([typeof doc.type === 'string' ? doc.type : null, doc._id], doc._conflicts.length);
+}`,
+      reduce: '_count',
+    },
     // Submissions newest first without reading their run lists: [null, started] for all, and
     // [ratv, started], each with a summary.
     submissions_by_started: {

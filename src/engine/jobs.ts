@@ -198,7 +198,39 @@ export async function writeIntents(
     }
     pending = conflicts;
   }
+  if (!options.dryRun) await recheck(store, written, known);
   return { written, failed };
+}
+
+/**
+ * A writer's check before it reports success (DESIGN.md 4, Clusters): the documents it wrote, read
+ * again with `conflicts=true`. A conflict found is merged now, and each pass written reports the
+ * number it has after the merge (the outlist and prerequisites take that one).
+ */
+async function recheck(
+  store: DocumentStore,
+  written: WrittenPass[],
+  known: Map<string, StoredDocument>,
+): Promise<void> {
+  const created = written
+    .filter((w) => w.created)
+    .map((w) => ({ w, id: ids.job(w.run, w.module) }))
+    .map(({ w, id }) => ({ w, id, submission: submissionOf(known.get(id) as JobDocument, w.pass) }));
+  if (created.length === 0) return;
+  const read = await readResolved(
+    store,
+    created.map((c) => c.id),
+  );
+  for (const { w, id, submission } of created) {
+    const doc = read.get(id) as JobDocument | undefined;
+    if (doc) known.set(id, doc);
+    const now = submission === undefined ? undefined : passOf(doc, submission)?.pass;
+    if (now !== undefined) w.pass = now;
+  }
+}
+
+function submissionOf(doc: JobDocument | undefined, pass: number): string | undefined {
+  return doc?.passes.find((p) => p.pass === pass)?.submission;
 }
 
 /**

@@ -150,8 +150,11 @@ export class Lease {
       const mine = leaves.find((l) => l.holder === this.holder);
       if (!mine) return;
       const now = this.now().toISOString();
+      // Beside another leaf (a cluster), withdrawing this holder's leaf releases it and leaves no conflict.
       const [result] = await this.store.bulkWrite([
-        { ...mine, expires: now, ...(stopped ? { released: now, stopped } : {}) },
+        leaves.length > 1
+          ? { _id: mine._id, _rev: mine._rev!, _deleted: true }
+          : { ...mine, expires: now, ...(stopped ? { released: now, stopped } : {}) },
       ]);
       if (result?.ok || result?.error !== 'conflict') return;
     }

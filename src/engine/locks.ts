@@ -69,7 +69,11 @@ async function updateLock(
     const next = change(asLock(stored, calibration));
     if (!next) return undefined;
     const [result] = await store.bulkWrite([{ ...stored, ...next, _id: id, _rev: stored?._rev }]);
-    if (result?.ok) return next;
+    if (result?.ok) {
+      // Re-checked with conflicts=true before it is reported (DESIGN.md 4, Clusters).
+      await readResolved(store, [id]);
+      return next;
+    }
     if (result?.error !== 'conflict') throw new Error(`writing ${id} failed: ${result?.error}`);
   }
   throw new Error(`writing ${id} kept conflicting`);

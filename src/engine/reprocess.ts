@@ -159,6 +159,10 @@ async function writeJournal(context: EngineContext, journal: SubmissionDocument)
   const [result] = await context.processing.bulkWrite([journal]);
   if (!result?.ok) throw new Error(`writing the submission journal ${journal._id} failed: ${result?.error}`);
   journal._rev = result.rev;
+  // Re-checked with conflicts=true (DESIGN.md 4, Clusters): a conflict is merged now, and the next
+  // rewrite goes on from the merged revision.
+  const now = (await readResolved(context.processing, [journal._id])).get(journal._id);
+  if (now?._rev) journal._rev = now._rev;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { StoredDocument } from '../backends/types.js';
-import { readResolved } from './conflicts.js';
+import { readResolved, sweepConflicts, type SweepResult } from './conflicts.js';
 import { plural } from '../util/plural.js';
+import { OprocError } from '../errors.js';
 import {
   dataflowReader,
   newSubmissionId,
@@ -52,6 +53,11 @@ export interface CycleResult {
   last_run: RunNumber | null;
   /** A block whose runs are all handled: its loop ends. */
   block_done: boolean;
+  /**
+   * The sweep of conflicted documents this cycle began with (DESIGN.md 4, Clusters); undefined on a
+   * dry run. `unavailable` says why it could not run (a database without the conflicts view).
+   */
+  swept?: SweepResult & { unavailable?: string };
 }
 
 /** The state document of a watcher, or of a block (which keeps its own so it can run beside one). */
@@ -81,6 +87,7 @@ export async function watchCycle(context: EngineContext, request: WatchRequest):
     last_run: null,
     block_done: false,
   };
+  if (!request.dryRun) result.swept = await sweep(context);
   const id = stateId(request);
   let state = (await readResolved(context.processing, [id], request)).get(id) as WatchState | undefined;
   state ??= {
@@ -99,6 +106,20 @@ export async function watchCycle(context: EngineContext, request: WatchRequest):
   await cycle.advance();
   result.last_run = state.last_run;
   return result;
+}
+
+/**
+ * Merges the processing database's conflicted documents, through the watcher's fenced store (only
+ * the lease holder writes). A database whose design document predates the conflicts view (not yet
+ * `oproc init`ed after an upgrade, or its staged views still building) is said, not fatal.
+ */
+async function sweep(context: EngineContext): Promise<NonNullable<CycleResult['swept']>> {
+  try {
+    return await sweepConflicts(context.processing, { now: context.now });
+  } catch (error) {
+    if (!(error instanceof OprocError) || !/has no view/.test(error.message)) throw error;
+    return { found: 0, merged: 0, deleted: 0, renumbered: [], unavailable: error.message };
+  }
 }
 
 class Cycle {
@@ -313,6 +334,16 @@ class Cycle {
         );
       docs[i]!._rev = r.rev;
     });
+    // Re-checked with conflicts=true before the cycle goes on (DESIGN.md 4, Clusters): a conflict is
+    // merged now, and the state goes on from the merged revision.
+    const read = await readResolved(
+      this.context.processing,
+      docs.map((d) => d._id),
+    );
+    for (const doc of docs) {
+      const now = read.get(doc._id);
+      if (now?._rev) doc._rev = now._rev;
+    }
   }
 }
 

@@ -140,6 +140,7 @@ export function statusTables(report: StatusReport, width = 80): string[] {
   }
   if (report.ratvs.length === 0) out.push('No passes and no watchers.', '');
   out.push(...lockLines(report));
+  out.push(conflictLine(report));
   out.push('');
   if (report.submissions.length === 0) out.push('No submissions.');
   else
@@ -160,6 +161,12 @@ export function statusTables(report: StatusReport, width = 80): string[] {
       ),
     );
   return out.flatMap((line) => wrapIndented(line, width));
+}
+
+function conflictLine(report: StatusReport): string {
+  if (report.conflicts === null)
+    return 'Conflicted documents: unknown (no conflicts view: run oproc init CONFIG)';
+  return `Conflicted documents: ${report.conflicts}${report.conflicts ? ' (a running watcher merges them within a cycle or two)' : ''}`;
 }
 
 function lockLines(report: StatusReport): string[] {
@@ -192,6 +199,7 @@ export function statusLines(report: StatusReport): string[] {
     out.push(
       `lock ${l.calibration} run ${l.run} ${l.holds ? 'holding' : 'released'} validto ${dash(l.validto)} set ${when(l.set_at)}`,
     );
+  out.push(`conflicts ${report.conflicts ?? 'unknown'}`);
   for (const s of report.submissions)
     out.push(
       `submission ${s.id} ${s.mode} ${s.ratv} ${s.filetype} runs ${s.runs} done ${s.done} started ${when(s.started)} finished ${when(s.finished)}`,

@@ -8,6 +8,7 @@
 import picomatch from 'picomatch';
 
 import type { DocumentStore, StoredDocument, WriteResult } from '../backends/types.js';
+import { readResolved } from '../engine/conflicts.js';
 import { usageError } from '../errors.js';
 import {
   passStatuses,
@@ -373,7 +374,24 @@ export async function applyPassChanges(
     }
     pending = conflicts;
   }
-  return { changed: sortPasses(changed), left: sortPasses(left) };
+  // Re-checked with conflicts=true before it is reported (DESIGN.md 4, Clusters): a conflicting
+  // revision is merged now; a change the merge did not keep is reported left, not changed.
+  const written = [...new Set(changed.map((c) => ids.job(c.run, c.module)))];
+  const read = written.length ? await readResolved(store, written) : new Map<string, StoredDocument>();
+  const kept = changed.filter((c) => {
+    const doc = read.get(ids.job(c.run, c.module));
+    const status = doc && !jobShapeProblem(doc) ? passOf(doc as JobDocument, c.pass)?.status : undefined;
+    if (status === c.to) return true;
+    left.push({
+      run: c.run,
+      module: c.module,
+      pass: c.pass,
+      status: status === undefined ? null : String(status),
+      reason: `a conflicting revision (another CouchDB node) kept status ${String(status)}`,
+    });
+    return false;
+  });
+  return { changed: sortPasses(kept), left: sortPasses(left) };
 }
 
 /** What a dry run reports: each matched pass as it would change. */

@@ -3,7 +3,9 @@
  * document): pass counts per module and status, runs handled per day, each watcher's health and
  * backlog, the calibration locks and the last submissions.
  */
+import { countConflicts } from '../engine/conflicts.js';
 import { DataflowReader } from '../engine/dataflow.js';
+import { OprocError } from '../errors.js';
 import { processingDesign } from '../engine/design.js';
 import { isHolding, readLocks } from '../engine/locks.js';
 import { calibrations, type Calibration, type RunNumber } from '../engine/types.js';
@@ -69,6 +71,12 @@ export interface StatusReport {
   submissions: SubmissionSummary[];
   /** Some watcher is stale: `oproc status` exits 1. */
   stale: boolean;
+  /**
+   * oproc's documents with conflicting revisions now (DESIGN.md 4, Clusters): 0 normally, above 0
+   * for a cycle or two on a cluster until a watcher's sweep merges them; null when the database has
+   * no conflicts view yet (`oproc init` installs it).
+   */
+  conflicts: number | null;
 }
 
 const days = 28;
@@ -84,10 +92,14 @@ export async function readStatus(
   const now = options.now ?? context.now();
   const ratvs = options.ratv === undefined ? await knownRatvs(context) : [options.ratv];
   const reader = new DataflowReader(context.dataflow, 'L2');
-  const [newestComplete, locks, submissions] = await Promise.all([
+  const [newestComplete, locks, submissions, conflicts] = await Promise.all([
     reader.newestCompleteRun(),
     readLocks(context.processing),
     lastSubmissions(context, options.ratv),
+    countConflicts(context.processing).catch((error: unknown) => {
+      if (error instanceof OprocError && /has no view/.test(error.message)) return null;
+      throw error;
+    }),
   ]);
   const perRatv: RatvStatus[] = [];
   for (const ratv of ratvs) {
@@ -118,6 +130,7 @@ export async function readStatus(
       }),
     submissions,
     stale: perRatv.some((r) => r.watchers.some((w) => w.stale)),
+    conflicts,
   };
 }
 

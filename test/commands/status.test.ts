@@ -140,7 +140,8 @@ for (const kind of commandKinds) {
 
     it('has the JSON shape the status page reads', async () => {
       const report = json<StatusReport>(await status('--json'));
-      expect(report).to.have.keys(['generated', 'ratvs', 'locks', 'submissions', 'stale']);
+      expect(report).to.have.keys(['generated', 'ratvs', 'locks', 'submissions', 'stale', 'conflicts']);
+      expect(report.conflicts, 'no oproc document has conflicting revisions').to.equal(0);
       expect(report.ratvs.map((r) => r.ratv)).to.deep.equal([s.ratv]);
       const ratv = report.ratvs[0]!;
       expect(ratv).to.have.keys(['ratv', 'passes', 'handled_per_day', 'runs_handled', 'watchers']);
@@ -255,6 +256,7 @@ for (const kind of commandKinds) {
         /^ {2}watch_9\.9\.0_L2 +300002 +300004 +2 +shifter@grid-host pid 4242 abc123 +\d+ s +ok$/m,
       );
       expect(output).to.match(/^Calibration lock PCA: run 300002, holding later runs/m);
+      expect(output).to.match(/^Conflicted documents: 0$/m);
       expect(output).to.match(/^SUBMISSION +MODE +RATV/m);
       expect(output).to.match(
         /^ {2}runs handled in the last 28 days: 3 \(latest day \d{4}-\d\d-\d\d: 3 runs, 6 passes\)$/m,

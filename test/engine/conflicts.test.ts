@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { mergeJob, mergeLeaves, statusOrder } from '../../src/engine/conflicts.js';
+import { mergeJob, mergeJobDetailed, mergeLeaves, statusOrder, touched } from '../../src/engine/conflicts.js';
 import type { JobDocument, Pass } from '../../src/engine/types.js';
 
 function pass(number: number, submission: string, created: string, status = 'waiting'): Pass {
@@ -32,7 +32,7 @@ function job(rev: string, passes: Pass[]): JobDocument {
 describe('merging the leaf revisions of a conflicted job document', () => {
   const base = pass(0, 'sub_a', '2026-11-24T10:00:00.000Z');
 
-  it('keeps every pass of every revision once, by submission, pass number and created', () => {
+  it('keeps every pass of every revision once, by submission and created', () => {
     const winner = job('3-b', [base, pass(1, 'sub_w', '2026-11-24T11:00:00.000Z')]);
     const loser = job('3-a', [base, pass(2, 'sub_r', '2026-11-24T11:00:01.000Z')]);
     const merged = mergeJob([winner, loser]);
@@ -111,5 +111,54 @@ describe('merging the leaf revisions of a conflicted job document', () => {
       },
     ]);
     expect(merged).to.include({ _rev: '3-b', last_run: 9 });
+  });
+});
+
+describe('the merge rule for a pass number two writers gave (docs/RELIABILITY.md)', () => {
+  const base = pass(0, 'sub_a', '2026-11-24T10:00:00.000Z');
+
+  it('a pass a grid client has touched keeps its number; the untouched one is renumbered, even from the winner', () => {
+    const watcher = pass(1, 'sub_w', '2026-11-24T11:00:00.000Z', 'running');
+    const reprocess = pass(1, 'sub_r', '2026-11-24T10:59:59.000Z');
+    const { doc, renumbered } = mergeJobDetailed([
+      job('2-b', [base, reprocess]),
+      job('2-a', [base, watcher]),
+    ]);
+    expect(doc.passes.map((p) => [p.pass, p.submission, p.status])).to.deep.equal([
+      [0, 'sub_a', 'waiting'],
+      [1, 'sub_w', 'running'],
+      [2, 'sub_r', 'waiting'],
+    ]);
+    expect(renumbered).to.deep.equal([
+      { run: 300050, module: 'Processing', submission: 'sub_r', from: 1, to: 2 },
+    ]);
+    // A subjob moved on is a touch too.
+    const subjob = {
+      ...pass(1, 'sub_w', '2026-11-24T11:00:00.000Z'),
+      subjobs: [{ subrun: 0, status: 'submitted' }],
+    };
+    expect(touched(subjob)).to.equal(true);
+    expect(touched(reprocess)).to.equal(false);
+  });
+
+  it('a pass an earlier merge renumbered is one pass when met again with its old number', () => {
+    const watcher = pass(1, 'sub_w', '2026-11-24T11:00:00.000Z', 'running');
+    const reprocess = pass(1, 'sub_r', '2026-11-24T10:59:59.000Z');
+    const first = mergeJob([job('2-b', [base, reprocess]), job('2-a', [base, watcher])]);
+    const again = mergeJob([{ ...first, _rev: '3-c' }, job('2-b', [base, reprocess])]);
+    expect(again.passes.map((p) => [p.pass, p.submission])).to.deep.equal([
+      [0, 'sub_a'],
+      [1, 'sub_w'],
+      [2, 'sub_r'],
+    ]);
+  });
+
+  it('a retried copy of a pass wins over the failed copy it retried', () => {
+    const failed = pass(0, 'sub_a', '2026-11-24T10:00:00.000Z', 'failed');
+    const retried = {
+      ...pass(0, 'sub_a', '2026-11-24T10:00:00.000Z'),
+      retries: [{ at: 'x', by: 'y', from: 'failed' }],
+    };
+    expect(mergeJob([job('3-b', [failed]), job('3-a', [retried])]).passes[0]!.status).to.equal('waiting');
   });
 });

@@ -1,0 +1,418 @@
+/**
+ * The scenario of DESIGN.md 4 (Clusters) as sites run it, on a real 3-node Apache CouchDB cluster:
+ * three watchers on one host, each through one node and restarted 300 ms after it exits; 300 runs
+ * whose L2 files arrive through node 1 in three bursts 1.5 s apart; the lease holder SIGKILLed after
+ * bursts 1 and 2; a reprocess of all 300 runs through node 2 during burst 2; a grid client through
+ * node 3 marking every waiting Reco watch pass `running`. Then every node must show one watch pass
+ * and at most one reprocess pass (exactly the ones it reported) per run, no pass number twice, every
+ * grid change, and no oproc document with `_conflicts`. A variant stops node 3 during burst 2 and
+ * starts it again after burst 3. `OPROC_CLUSTER_ROUNDS` rounds of each (default 1), one line of
+ * figures per round. Only with OPROC_RELIABILITY_FULL=1 and the CouchDB kit; skipped with a line
+ * otherwise.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
+import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
+import { statusOrder } from '../../src/engine/conflicts.js';
+import { parseOutlist } from '../../src/engine/outlist.js';
+import { ids, type JobDocument } from '../../src/engine/types.js';
+import {
+  couchKit,
+  couchRequest,
+  splitCredentials,
+  startApacheCouch,
+  type ApacheCouch,
+} from '../support/apache-couch.js';
+import { backendContext } from '../support/context.js';
+import { dataflowDocsFor, scenario, testRatv, type RunSpec, type Scenario } from '../support/scenario.js';
+import { postgresServer } from '../support/servers.js';
+import { killLeftovers, sleep, startCli, type CliProcess } from './support.js';
+
+const full = process.env.OPROC_RELIABILITY_FULL === '1';
+const rounds = Number(process.env.OPROC_CLUSTER_ROUNDS ?? 1);
+const first = 1000;
+const runCount = 300;
+const perBurst = 100;
+const leaseSeconds = 4;
+const module = 'Reco';
+
+const information = {
+  ratv: testRatv,
+  processing_modules: {
+    Reco: {
+      type: 'macro',
+      level: 'sub_run',
+      path: 'mac/processing/reco.mac',
+      outputs: ['ratds'],
+      prerequisites: [],
+      raw_processor: true,
+      ratdb_tables: ['RUN'],
+    },
+  },
+  modules_for_run_type: { Physics: ['Reco'] },
+};
+
+function missing(): string | undefined {
+  if (!full)
+    return 'the cluster sweep scenario runs with OPROC_RELIABILITY_FULL=1 (npm run test:reliability)';
+  if (!couchKit())
+    return 'no CouchDB kit (../shared/couchdb): the scenario starts a 3-node cluster of its own';
+  return undefined;
+}
+
+function signal(cli: CliProcess | undefined, name: NodeJS.Signals): boolean {
+  if (!cli || cli.child.exitCode !== null || cli.child.signalCode !== null) return false;
+  try {
+    process.kill(cli.child.pid!, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, ok: () => Promise<boolean>, ms = 240_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await ok()) return;
+    } catch {
+      // A node being down: ask again.
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function openNode(url: string, database: string): Promise<DocumentStore> {
+  const factory = (await couchdbBackends()).documentStores!.couchdb!;
+  const context = backendContext('processing', { backend: 'couchdb', url, database });
+  context.helpers.warn = () => {};
+  return factory(context);
+}
+
+interface GridChange {
+  id: string;
+  submission: string;
+}
+
+/** The Reco watch passes a grid client moves on: those oproc left `waiting`. */
+function waitingWatch(doc: JobDocument | undefined) {
+  return (doc?.passes ?? []).filter((p) => p.mode === 'watch' && p.status === 'waiting');
+}
+
+/**
+ * A grid client through one node, as the experiment's tools behave: one document at a time, every
+ * waiting Reco watch pass set `running` (subjobs too); a 409 is read again and redone.
+ */
+async function gridClient(
+  store: DocumentStore,
+  stop: () => boolean,
+): Promise<{ changes: GridChange[]; writes: number; refused: number }> {
+  const changes: GridChange[] = [];
+  let writes = 0;
+  let refused = 0;
+  while (!stop()) {
+    try {
+      const docs = (await store.allDocs({
+        startkey: 'job_',
+        endkey: 'job_\uffff',
+        limit: 1000,
+      })) as JobDocument[];
+      const todo = docs.filter((d) => waitingWatch(d).length > 0);
+      if (todo.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      for (let doc of todo) {
+        for (let attempt = 0; attempt < 10 && !stop(); attempt++) {
+          const waiting = waitingWatch(doc);
+          if (waiting.length === 0) break;
+          const passes = doc.passes.map((p) =>
+            waiting.includes(p)
+              ? { ...p, status: 'running', subjobs: p.subjobs.map((j) => ({ ...j, status: 'running' })) }
+              : p,
+          );
+          const [result] = await store.bulkWrite([{ ...doc, passes }]);
+          writes++;
+          // A grid client takes 201 and 202 alike as written.
+          if (result?.ok) {
+            changes.push(...waiting.map((p) => ({ id: doc._id, submission: p.submission })));
+            break;
+          }
+          refused++;
+          const fresh = (await store.getMany([doc._id])).get(doc._id) as JobDocument | undefined;
+          if (!fresh) break;
+          doc = fresh;
+        }
+      }
+    } catch {
+      await sleep(200); // its node down, or restarting
+    }
+  }
+  return { changes, writes, refused };
+}
+
+/** Every document of a database read through one node, as the issue reads it. */
+async function allThrough(url: string, database: string): Promise<StoredDocument[]> {
+  const { status, body } = await couchRequest(
+    url,
+    'GET',
+    `/${encodeURIComponent(database)}/_all_docs?include_docs=true&conflicts=true`,
+  );
+  if (status !== 200) throw new Error(`_all_docs through ${new URL(url).port}: ${status}`);
+  return (body as { rows: { doc: StoredDocument }[] }).rows.map((r) => r.doc);
+}
+
+/** How many losing revisions of a document were deleted (leaves ending in a deletion). */
+async function deletedLeaves(url: string, database: string, id: string): Promise<number> {
+  const { origin, headers } = splitCredentials(url);
+  const response = await fetch(
+    `${origin}/${encodeURIComponent(database)}/${encodeURIComponent(id)}?open_revs=all`,
+    { headers: { ...headers, accept: 'application/json' } },
+  );
+  const body = (await response.json()) as { ok?: { _deleted?: boolean } }[];
+  return body.filter((row) => row.ok?._deleted === true).length;
+}
+
+describe('reliability: the cluster scenario of issue 19 (conflicts swept, every pass visible)', function () {
+  this.timeout(Math.max(1, rounds) * 400_000 + 120_000);
+  const reason = missing();
+  let couch: ApacheCouch | undefined;
+  const figures: string[] = [];
+
+  before(async function () {
+    if (reason) {
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    }
+    couch = await startApacheCouch({ nodes: 3 });
+  });
+  afterEach(killLeftovers);
+  after(async () => {
+    if (figures.length) console.log(figures.map((f) => `      ${f}`).join('\n'));
+    await couch?.stop();
+  });
+
+  async function round(label: string, outage: boolean): Promise<string[]> {
+    const urls = couch!.urls;
+    const postgres = await postgresServer();
+    const s: Scenario = await scenario(
+      'servers',
+      { watch: { interval_seconds: 1, lease_seconds: leaseSeconds } },
+      { couch: { url: urls[0]!, pid: 0, stop: async () => {} }, postgres },
+    );
+    try {
+      return await play(s, label, outage);
+    } finally {
+      await s.cleanup();
+    }
+  }
+
+  async function play(s: Scenario, label: string, outage: boolean): Promise<string[]> {
+    const urls = couch!.urls;
+    await writeFile(path.join(s.dir, 'info.json'), JSON.stringify(information, null, 2));
+    const base = JSON.parse(await readFile(s.config, 'utf8')) as Record<string, Record<string, unknown>>;
+    const processingDb = String(base.processing!.database);
+    const dataflowDb = String(base.dataflow!.database);
+    /** CONFIG whose databases go through node K only (`url`, not `urls`). */
+    const through = async (name: string, k: number) => {
+      const file = path.join(s.dir, `${name}.json`);
+      const one = (section: Record<string, unknown>) => ({ ...section, url: urls[k - 1] });
+      await writeFile(
+        file,
+        JSON.stringify(
+          { ...base, processing: one(base.processing!), dataflow: one(base.dataflow!) },
+          null,
+          2,
+        ),
+      );
+      return file;
+    };
+    const configs = await Promise.all([1, 2, 3].map((k) => through(`watcher-${k}`, k)));
+    const reprocessConfig = await through('reprocess', 2);
+    const outlist = path.join(s.dir, 'reprocess.outlist');
+
+    // RATDB rows first, for all 300 runs; their files come later, in bursts.
+    const specs: RunSpec[] = Array.from({ length: runCount }, (_, i) => ({
+      run: first + i,
+      subruns: 2,
+      filetypes: ['L2'],
+      ended: i === runCount - 1,
+    }));
+    await s.addRuns(specs.map((spec) => ({ ...spec, filetypes: [], ended: false })));
+    const dataflow1 = await openNode(urls[0]!, dataflowDb);
+    const processing1 = await openNode(urls[0]!, processingDb);
+    const processing3 = await openNode(urls[2]!, processingDb);
+
+    const slots: (CliProcess | undefined)[] = [];
+    const exits: string[] = [];
+    let supervising = true;
+    const supervise = async (k: number) => {
+      while (supervising) {
+        const cli = startCli(['watch', configs[k]!, s.ratv, 'L2', '-r', String(first - 1)]);
+        slots[k] = cli;
+        await cli.exit;
+        exits.push(cli.stdout() + cli.stderr());
+        if (supervising) await sleep(300);
+      }
+    };
+    const lease = async () =>
+      (await processing1.getMany([ids.lease(s.ratv, 'L2')])).get(ids.lease(s.ratv, 'L2'));
+    /** SIGKILLs the watcher holding the lease now (by its PID, named in the lease). */
+    const killHolder = async (): Promise<boolean> => {
+      const held = await lease();
+      const slot = slots.find(
+        (c) => c?.child.pid === held?.pid && new Date(String(held?.expires)) > new Date(),
+      );
+      return signal(slot, 'SIGKILL');
+    };
+
+    const supervisors = [0, 1, 2].map(supervise);
+    let gridRunning = true;
+    const grid = gridClient(processing3, () => !gridRunning);
+    let reprocess: CliProcess | undefined;
+    let kills = 0;
+    let outageMs = 0;
+    try {
+      await waitFor('a watcher holding the lease', async () => {
+        const held = await lease();
+        return slots.some((c) => c?.child.pid === held?.pid);
+      });
+      for (let burst = 0; burst < 3; burst++) {
+        const docs = specs.slice(burst * perBurst, (burst + 1) * perBurst).flatMap(dataflowDocsFor);
+        const results = await dataflow1.bulkWrite(docs);
+        expect(results.filter((r) => !r.ok)).to.deep.equal([]);
+        if (burst === 1) {
+          reprocess = startCli([
+            'reprocess',
+            'range',
+            reprocessConfig,
+            s.ratv,
+            'L2',
+            String(first),
+            String(first + runCount - 1),
+            '-o',
+            outlist,
+          ]);
+          if (outage) {
+            outageMs = Date.now();
+            await couch!.stopNode(3);
+          }
+        }
+        if (burst < 2 && (await killHolder())) kills++;
+        if (burst < 2) await sleep(1500);
+      }
+      if (outage) {
+        await couch!.startNode(3);
+        outageMs = Date.now() - outageMs;
+      }
+      const reprocessed = await reprocess!.exit;
+      expect(reprocessed.code, reprocess!.stdout() + reprocess!.stderr()).to.be.oneOf([0, 1]);
+      await waitFor('every complete run with its watch pass (through node 1)', async () => {
+        const jobs = (await processing1.allDocs({
+          startkey: 'job_',
+          endkey: 'job_\uffff',
+          limit: 1000,
+        })) as JobDocument[];
+        const watched = jobs.filter((d) => d.passes.some((p) => p.mode === 'watch'));
+        return watched.length === runCount;
+      });
+    } finally {
+      // The grid client first, then the watchers (as an operator stops a site).
+      gridRunning = false;
+      await grid.catch(() => {});
+      supervising = false;
+      for (const cli of slots) signal(cli, 'SIGTERM');
+      await Promise.all(supervisors);
+      if (outage) await couch!.startNode(3).catch(() => {});
+    }
+    const { changes, writes, refused } = await grid;
+    await sleep(2000);
+
+    const reported = parseOutlist(await readFile(outlist, 'utf8').catch(() => ''), outlist);
+    const reprocessedRuns = new Map(reported.map((e) => [e.run, e.pass]));
+    const problems: string[] = [];
+    let conflictedMax = 0;
+    let renumberedLater = 0;
+    for (const [k, url] of urls.entries()) {
+      const docs = (await allThrough(url, processingDb)).filter((d) => !d._id.startsWith('_design/'));
+      const conflicted = docs.filter((d) => d._conflicts?.length).map((d) => d._id);
+      conflictedMax = Math.max(conflictedMax, conflicted.length);
+      if (conflicted.length)
+        problems.push(
+          `node${k + 1}: ${conflicted.length} left with _conflicts: ${conflicted.slice(0, 5).join(', ')}`,
+        );
+      const byId = new Map(docs.map((d) => [d._id, d as JobDocument]));
+      for (const spec of specs) {
+        const doc = byId.get(ids.job(spec.run, module));
+        const passes = doc?.passes ?? [];
+        const watch = passes.filter((p) => p.mode === 'watch');
+        const again = passes.filter((p) => p.mode === 'range');
+        const numbers = passes.map((p) => p.pass);
+        const expected = reprocessedRuns.has(spec.run) ? 1 : 0;
+        if (watch.length !== 1 || again.length !== expected)
+          problems.push(
+            `node${k + 1}: ${spec.run}/${module}: watch ${watch.length}, reprocess ${again.length} (reported ${expected})`,
+          );
+        if (new Set(numbers).size !== numbers.length)
+          problems.push(`node${k + 1}: ${spec.run}/${module}: pass numbers ${numbers.join(',')}`);
+        // A pass renumbered after its writer reported it: its journal must say from what to what.
+        const told = reprocessedRuns.get(spec.run);
+        if (told !== undefined && again[0] && again[0].pass !== told) {
+          const journal = byId.get(`submission_${again[0].submission}`) as StoredDocument | undefined;
+          const moves = (journal?.renumbered ?? []) as { run: number; from: number; to: number }[];
+          if (moves.some((m) => m.run === spec.run && m.from === told && m.to === again[0]!.pass)) {
+            if (k === 0) renumberedLater++;
+          } else
+            problems.push(
+              `node${k + 1}: ${spec.run}/${module}: reprocess pass ${again[0].pass}, outlist says ${told}, journal says nothing`,
+            );
+        }
+      }
+      for (const change of changes) {
+        const pass = byId.get(change.id)?.passes.find((p) => p.submission === change.submission);
+        if (!pass || statusOrder.indexOf(String(pass.status)) < statusOrder.indexOf('running'))
+          problems.push(
+            `node${k + 1}: grid change lost: ${change.id} ${change.submission} -> ${pass?.status}`,
+          );
+      }
+    }
+    // Conflicts merged: losing revisions that end in a deletion, over every oproc document (node 1).
+    const own = (await allThrough(urls[0]!, processingDb)).filter((d) => !d._id.startsWith('_design/'));
+    let merged = 0;
+    for (const doc of own) merged += await deletedLeaves(urls[0]!, processingDb, doc._id);
+    const said = exits.join('\n');
+    const swept = [...said.matchAll(/merged (\d+) conflicted document/g)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    const takeovers = (said.match(/took over the lease/g) ?? []).length;
+    figures.push(
+      `${label}: ${kills} holders SIGKILLed, ${takeovers} takeovers; ` +
+        `${outage ? `node 3 down ${(outageMs / 1000).toFixed(1)} s` : 'no outage'}; ` +
+        `reprocess reported ${reported.length} passes; grid ${writes} writes, ${changes.length} changes, ${refused} refused; ` +
+        `${swept} conflicted documents merged by sweeps, ${merged} losing revisions deleted, ` +
+        `${renumberedLater} reprocess passes renumbered after they were reported (in the journal); ` +
+        `${conflictedMax} left conflicted; ${problems.length} problems${problems.length ? ` (${problems.slice(0, 3).join('; ')})` : ''}`,
+    );
+    console.log(`      ${figures.at(-1)}`);
+    await Promise.all([dataflow1, processing1, processing3].map((st) => st.close()));
+    return problems;
+  }
+
+  for (const outage of [false, true]) {
+    const name = outage ? 'with node 3 stopped during burst 2 and started after burst 3' : 'all nodes up';
+    it(`${rounds} round(s), ${name}: every pass on every node, every grid change, no _conflicts`, async () => {
+      const failed: string[] = [];
+      for (let r = 1; r <= rounds; r++) {
+        const problems = await round(`${outage ? 'outage' : 'plain'} round ${r}/${rounds}`, outage);
+        if (problems.length) failed.push(`round ${r}: ${problems.slice(0, 10).join('; ')}`);
+      }
+      expect(failed).to.deep.equal([]);
+    });
+  }
+});
