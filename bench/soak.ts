@@ -74,7 +74,7 @@ function eventClient(url: string, signal: AbortSignal): { count(): number } {
     try {
       const response = await fetch(new URL('/api/events', url), { signal });
       const decoder = new TextDecoder();
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>)
         events += (decoder.decode(chunk, { stream: true }).match(/^data:/gm) ?? []).length;
     } catch {
       // Aborted at the end.

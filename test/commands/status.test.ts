@@ -73,7 +73,7 @@ for (const kind of commandKinds) {
         const current = (await db.processing.getMany([id])).get(id);
         const now = Date.now();
         // A live watcher writes its lease afresh: no mark of an earlier holder's clean stop.
-        const { released: _released, stopped: _stopped, ...earlier } = current ?? {};
+        const { released: _released, stopped: _stopped, ...earlier } = (current ?? {}) as StoredDocument;
         const lease: StoredDocument = {
           ...earlier,
           _id: id,

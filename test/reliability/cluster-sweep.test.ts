@@ -15,7 +15,6 @@ import path from 'node:path';
 
 import { expect } from 'chai';
 
-import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
 import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
 import { statusOrder } from '../../src/engine/conflicts.js';
 import { parseOutlist } from '../../src/engine/outlist.js';
@@ -27,10 +26,9 @@ import {
   startApacheCouch,
   type ApacheCouch,
 } from '../support/apache-couch.js';
-import { backendContext } from '../support/context.js';
 import { dataflowDocsFor, scenario, testRatv, type RunSpec, type Scenario } from '../support/scenario.js';
 import { postgresServer } from '../support/servers.js';
-import { killLeftovers, sleep, startCli, type CliProcess } from './support.js';
+import { killLeftovers, openNode, signal, sleep, startCli, waitFor, type CliProcess } from './support.js';
 
 const full = process.env.OPROC_RELIABILITY_FULL === '1';
 const rounds = Number(process.env.OPROC_CLUSTER_ROUNDS ?? 1);
@@ -62,36 +60,6 @@ function missing(): string | undefined {
   if (!couchKit())
     return 'no CouchDB kit (../shared/couchdb): the scenario starts a 3-node cluster of its own';
   return undefined;
-}
-
-function signal(cli: CliProcess | undefined, name: NodeJS.Signals): boolean {
-  if (!cli || cli.child.exitCode !== null || cli.child.signalCode !== null) return false;
-  try {
-    process.kill(cli.child.pid!, name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, ok: () => Promise<boolean>, ms = 240_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await ok()) return;
-    } catch {
-      // A node being down: ask again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-async function openNode(url: string, database: string): Promise<DocumentStore> {
-  const factory = (await couchdbBackends()).documentStores!.couchdb!;
-  const context = backendContext('processing', { backend: 'couchdb', url, database });
-  context.helpers.warn = () => {};
-  return factory(context);
 }
 
 interface GridChange {
@@ -278,10 +246,14 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
     let kills = 0;
     let outageMs = 0;
     try {
-      await waitFor('a watcher holding the lease', async () => {
-        const held = await lease();
-        return slots.some((c) => c?.child.pid === held?.pid);
-      });
+      await waitFor(
+        'a watcher holding the lease',
+        async () => {
+          const held = await lease();
+          return slots.some((c) => c?.child.pid === held?.pid);
+        },
+        240_000,
+      );
       for (let burst = 0; burst < 3; burst++) {
         const docs = specs.slice(burst * perBurst, (burst + 1) * perBurst).flatMap(dataflowDocsFor);
         const results = await dataflow1.bulkWrite(docs);
@@ -312,15 +284,19 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
       }
       const reprocessed = await reprocess!.exit;
       expect(reprocessed.code, reprocess!.stdout() + reprocess!.stderr()).to.be.oneOf([0, 1]);
-      await waitFor('every complete run with its watch pass (through node 1)', async () => {
-        const jobs = (await processing1.allDocs({
-          startkey: 'job_',
-          endkey: 'job_\uffff',
-          limit: 1000,
-        })) as JobDocument[];
-        const watched = jobs.filter((d) => d.passes.some((p) => p.mode === 'watch'));
-        return watched.length === runCount;
-      });
+      await waitFor(
+        'every complete run with its watch pass (through node 1)',
+        async () => {
+          const jobs = (await processing1.allDocs({
+            startkey: 'job_',
+            endkey: 'job_\uffff',
+            limit: 1000,
+          })) as JobDocument[];
+          const watched = jobs.filter((d) => d.passes.some((p) => p.mode === 'watch'));
+          return watched.length === runCount;
+        },
+        240_000,
+      );
     } finally {
       // The grid client first, then the watchers (as an operator stops a site).
       gridRunning = false;

@@ -9,15 +9,13 @@ import path from 'node:path';
 
 import { expect } from 'chai';
 
-import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
 import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
 import { statusOrder } from '../../src/engine/conflicts.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import { couchKit, startApacheCouch, type ApacheCouch } from '../support/apache-couch.js';
-import { backendContext } from '../support/context.js';
 import { physicsRuns, scenario, type Scenario } from '../support/scenario.js';
 import { postgresServer } from '../support/servers.js';
-import { killLeftovers, sleep, startCli, type CliProcess } from './support.js';
+import { killLeftovers, openNode, signal, sleep, startCli, waitFor, type CliProcess } from './support.js';
 
 const full = process.env.OPROC_RELIABILITY_FULL === '1';
 const first = 800000;
@@ -31,36 +29,6 @@ const leaseSeconds = 5;
 function clusterMissing(): string | undefined {
   if (process.env.OPROC_TEST_COUCHDB_CLUSTER || couchKit()) return undefined;
   return 'no CouchDB cluster: neither OPROC_TEST_COUCHDB_CLUSTER (node URLs, comma-separated) nor the kit ../shared/couchdb';
-}
-
-function signal(cli: CliProcess, name: NodeJS.Signals): boolean {
-  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return false;
-  try {
-    process.kill(cli.child.pid!, name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, ok: () => Promise<boolean>, ms = 180_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await ok()) return;
-    } catch {
-      // A node being down: ask again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-async function openNode(url: string, database: string): Promise<DocumentStore> {
-  const factory = (await couchdbBackends()).documentStores!.couchdb!;
-  const context = backendContext('processing', { backend: 'couchdb', url, database });
-  context.helpers.warn = () => {};
-  return factory(context);
 }
 
 async function allWithPrefix(store: DocumentStore, prefix: string): Promise<StoredDocument[]> {

@@ -8,11 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Databases } from '../../src/backends/registry.js';
-import type { StoredDocument } from '../../src/backends/types.js';
+import couchdbBackends from '../../plugins/couchdb/src/hooks/backends.js';
+import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
 import { ids, type JobDocument } from '../../src/engine/types.js';
 import { startCouch, type RunningCouch } from '../support/couch-server.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { couchKit, startApacheCouch } from '../support/apache-couch.js';
+import { backendContext } from '../support/context.js';
 import { scenario, type BackendKind, type Scenario } from '../support/scenario.js';
 import type { RunningServer } from '../support/servers.js';
 
@@ -187,4 +189,37 @@ export function checkJobs(
         if (!seen.has(`${submission} ${run} ${module}`)) check.losses.push(`${submission} ${run} ${module}`);
   }
   return check;
+}
+
+/** Sends a signal to a CLI process still running; false when it has exited (or was never started). */
+export function signal(cli: CliProcess | undefined, name: NodeJS.Signals): boolean {
+  if (!cli || cli.child.exitCode !== null || cli.child.signalCode !== null) return false;
+  try {
+    process.kill(cli.child.pid!, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Asks `ok` every 200 ms until it says yes; an error (a node being down) is asked again. */
+export async function waitFor(what: string, ok: () => Promise<boolean>, ms = 180_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await ok()) return;
+    } catch {
+      // A node being down: ask again.
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** The processing database through one node of a cluster, as oproc's couchdb backend opens it. */
+export async function openNode(url: string, database: string): Promise<DocumentStore> {
+  const factory = (await couchdbBackends()).documentStores!.couchdb!;
+  const context = backendContext('processing', { backend: 'couchdb', url, database });
+  context.helpers.warn = () => {};
+  return factory(context);
 }

@@ -190,7 +190,7 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
   });
 
   it('changes nothing: only GET and HEAD are answered, and the outlist POST only reads', async () => {
-    const sequence = () => s.withDatabases((db) => db.processing.currentSeq());
+    const sequence = () => s.withDatabases((db) => db.processing.currentSeq!());
     const before = await sequence();
     const response = await fetch(new URL('api/status', serve!.url), { method: 'POST', body: '{}' });
     expect(response.status).to.equal(404);
@@ -371,7 +371,7 @@ describe('oproc serve (pouchdb-server + PostgreSQL)', function () {
       );
       const shown = await page.$$eval('tr[data-testid="pass"]', (rows) =>
         rows.map((r) =>
-          [...r.children]
+          Array.from(r.children)
             .slice(0, 4)
             .map((td) => td.textContent)
             .join(' '),
