@@ -103,8 +103,8 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
     },
 
     async runTypes(runs, asOf) {
-      const result = new Map<number, number>();
-      if (runs.length === 0) return result;
+      const found = new Map<number, number>();
+      if (runs.length === 0) return found;
       // Runs whose best row holds no usable run type word: absent, as if they had no RUN table.
       const skipped = new Set<number>();
       const sorted = sortedRuns(runs);
@@ -130,12 +130,13 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
       for (const row of rows) {
         const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
         eachRunIn(sorted, Number(row.run_begin), Number(row.run_end), (run) => {
-          if (result.has(run) || skipped.has(run)) return;
-          if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) result.set(run, word);
+          if (found.has(run) || skipped.has(run)) return;
+          if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) found.set(run, word);
           else skipped.add(run);
         });
       }
-      return result;
+      // In run order, as the runs are read everywhere else (rows come best first, not by run).
+      return new Map(sorted.flatMap((run) => (found.has(run) ? [[run, found.get(run)!] as const] : [])));
     },
 
     async tablesPresent(runs, tables, asOf) {
