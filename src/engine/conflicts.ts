@@ -148,12 +148,14 @@ function mergePass(a: Pass, b: Pass): Pass {
   // more often is the later one, whatever its status says.
   const retries = (p: Pass) => (Array.isArray(p.retries) ? p.retries.length : 0);
   if (retries(a) !== retries(b)) return retries(a) > retries(b) ? a : b;
-  const status = advanced(a, b).status;
+  // The more advanced copy gives the status and what came with it (a cancel's canceled_at and
+  // canceled_by); the number stays the first copy's.
+  const ahead = advanced(a, b);
   const subjobs: SubJob[] = a.subjobs.map((job, i) => {
     const other = b.subjobs[i];
     return other ? advanced(job, other) : job;
   });
-  return { ...a, status, subjobs: [...subjobs, ...b.subjobs.slice(a.subjobs.length)] };
+  return { ...ahead, pass: a.pass, subjobs: [...subjobs, ...b.subjobs.slice(a.subjobs.length)] };
 }
 
 /** The content to keep of any other document of oproc's (states, journals, locks). */

@@ -284,6 +284,13 @@ function changedPass(pass: Pass, kind: PassChangeKind, by: string, at: string): 
   return { ...pass, status: to, subjobs, retries: [...retries, { at, by, from: String(pass.status) }] };
 }
 
+/** Whether a pass read back carries the mark `changedPass` wrote on it. */
+function carriesChange(pass: Pass, kind: PassChangeKind, by: string, at: string): boolean {
+  if (kind === 'cancel') return pass.canceled_at === at && pass.canceled_by === by;
+  const retries = Array.isArray(pass.retries) ? (pass.retries as { at?: unknown; by?: unknown }[]) : [];
+  return retries.some((r) => r?.at === at && r?.by === by);
+}
+
 /** Job documents per `_bulk_docs` request at most, as passes are written. */
 const writeChunk = 1000;
 
@@ -375,13 +382,16 @@ export async function applyPassChanges(
     pending = conflicts;
   }
   // Re-checked with conflicts=true before it is reported (DESIGN.md 4, Clusters): a conflicting
-  // revision is merged now; a change the merge did not keep is reported left, not changed.
+  // revision is merged now; a change the merge did not keep is reported left, not changed. A change
+  // is kept when the pass still carries its mark (this cancel's canceled_at, this retry's entry): a
+  // grid client that read it and wrote the pass on (a late completion) does not undo it.
   const written = [...new Set(changed.map((c) => ids.job(c.run, c.module)))];
   const read = written.length ? await readResolved(store, written) : new Map<string, StoredDocument>();
   const kept = changed.filter((c) => {
     const doc = read.get(ids.job(c.run, c.module));
-    const status = doc && !jobShapeProblem(doc) ? passOf(doc as JobDocument, c.pass)?.status : undefined;
-    if (status === c.to) return true;
+    const pass = doc && !jobShapeProblem(doc) ? passOf(doc as JobDocument, c.pass) : undefined;
+    if (pass && carriesChange(pass, kind, options.by, at)) return true;
+    const status = pass?.status;
     left.push({
       run: c.run,
       module: c.module,

@@ -3,16 +3,13 @@
  * revisions written as replication writes them (`new_edits: false`), then merged by the sweep a
  * watcher runs every cycle, and counted as `oproc status` counts them.
  */
-import { readFile } from 'node:fs/promises';
-
 import { expect } from 'chai';
 
-import type { StoredDocument } from '../../src/backends/types.js';
 import { countConflicts, resolveConflicts, sweepConflicts } from '../../src/engine/conflicts.js';
 import { processingDesign } from '../../src/engine/design.js';
 import type { JobDocument, Pass } from '../../src/engine/types.js';
 import { OprocError } from '../../src/errors.js';
-import { splitCredentials } from '../support/apache-couch.js';
+import { leaf, replicate } from '../support/replicate.js';
 import { backendLabel, describeKind, scenario, serverKinds, type Scenario } from '../support/scenario.js';
 
 function pass(
@@ -38,30 +35,6 @@ function pass(
     created_by: 'shifter@host',
   };
 }
-
-/** Writes documents as replication does: given revisions, kept as leaves beside whatever is there. */
-async function replicate(s: Scenario, docs: readonly StoredDocument[]): Promise<void> {
-  const config = JSON.parse(await readFile(s.config, 'utf8')) as {
-    processing: { url: string; database: string };
-  };
-  const { origin, headers } = splitCredentials(config.processing.url);
-  const response = await fetch(`${origin}/${config.processing.database}/_bulk_docs`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ docs, new_edits: false }),
-  });
-  expect(response.status, await response.text()).to.be.oneOf([201, 202]);
-}
-
-const leaf = (id: string, rev: string, parent: string | undefined, body: Record<string, unknown>) => {
-  const [generation, hash] = rev.split('-');
-  return {
-    _id: id,
-    _rev: rev,
-    _revisions: { start: Number(generation), ids: parent ? [hash, parent.split('-')[1]] : [hash] },
-    ...body,
-  };
-};
 
 for (const kind of serverKinds) {
   describeKind(kind, `the sweep of conflicted documents (${backendLabel(kind)})`, function () {
