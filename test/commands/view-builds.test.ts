@@ -141,11 +141,7 @@ for (const size of sizes()) {
       expect(await indexers(df, '_design/oproc_dataflow')).to.deep.equal([]);
     });
 
-    it('a watcher running on the live views goes on while new views are built and switched in', async function () {
-      // Open: on the merged code of 2026-12-05 the watcher printed a "being built" line for the live
-      // design during a staged build, twice in two runs (docs/ci.md). Skipped until understood; set
-      // OPROC_VIEW_BUILD_WATCHER=1 to run it.
-      if (!process.env.OPROC_VIEW_BUILD_WATCHER) this.skip();
+    it('a watcher running on the live views goes on while new views are built and switched in', async () => {
       const watcher = startCli(['watch', s.config, s.ratv, 'L2', '--start-run', String(last - 5)]);
       const jobOf = (run: number) => s.job(run, 'Analysis');
       while (!(await jobOf(last))) {
@@ -185,13 +181,15 @@ for (const size of sizes()) {
           .stderr()
           .split('\n')
           .filter((line) => line.includes('being built')),
-        'the watcher said a view was being built',
+        `the watcher said a view was being built; its stderr:\n${watcher.stderr()}`,
       ).to.deep.equal([]);
       expect(watcher.child.exitCode, watcher.stderr()).to.equal(null);
     });
 
     it('init --no-wait starts the build and returns; a watcher meeting it shows its progress and goes on', async function () {
-      // It goes on from the state the test before leaves (the newer design switched in).
+      // It goes on from the state the test before leaves (the newer design switched in). In 1 of 7
+      // runs the watcher met the build and printed no progress line (docs/ci.md): it runs with
+      // OPROC_VIEW_BUILD_WATCHER=1 until that is understood.
       if (!process.env.OPROC_VIEW_BUILD_WATCHER) this.skip();
       const rev = await revision(df, live);
       await send(df, 'DELETE', `${live}?rev=${rev}`);

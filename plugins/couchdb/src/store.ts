@@ -150,7 +150,7 @@ export class CouchStore implements DocumentStore {
    * Changed views on a live database: written under `_design/NAME_staged` and built there while the
    * live views keep answering, then copied over the live design document. The copy has the staged
    * one's signature (same views, language and options), so CouchDB reuses the index just built
-   * rather than building it again; then the staged document is deleted. A 409 on the way is thrown
+   * rather than building it again; once the live views answer, the staged document is deleted. A 409 on the way is thrown
    * for `ensureDesign` to compare again.
    */
   private async stage(
@@ -177,6 +177,11 @@ export class CouchStore implements DocumentStore {
         path: designPath(design.name),
         body: switched,
       });
+    // The live name is queried before the staged document goes: CouchDB shares one index process
+    // between the design documents of one signature, but knows a design document only once it has
+    // been opened. Deleted while the staged one was the only one known, the process is shut down
+    // and the work since its last commit lost: the live views would be built again, in part.
+    await this.waitBuilt(design, design.name, options.onProgress);
     const built = await this.getDocument(designPath(stagedName));
     if (built?._rev)
       await this.call(`delete _design/${stagedName} of`, {
