@@ -132,8 +132,10 @@ export interface PassIndex {
 
 /**
  * The job documents of runs `first..last` with a pass of the RAT version in one of the statuses:
- * the ids from the `oproc/pass_ids_by_status` view page by page, one key range per status, then the
- * documents by id. Costs by the passes in those statuses, not by the job documents of the range.
+ * the `oproc/pass_ids_by_status` view page by page with the documents (`include_docs`), one key
+ * range per status; a document with several such passes comes once. Costs by the passes in those
+ * statuses, not by the job documents of the range, and reads each document in the same request
+ * as its row, not in a second round of reads by id.
  */
 async function readByStatus(
   store: DocumentStore,
@@ -142,17 +144,18 @@ async function readByStatus(
   last: RunNumber,
   limits: ReadLimits,
 ): Promise<StoredDocument[]> {
-  const wanted = new Set<string>();
+  const found = new Map<string, StoredDocument>();
   for (const status of new Set(index.statuses)) {
     const range = {
       startkey: [index.ratv, status, first],
       endkey: [index.ratv, status, last, {}],
       pageSize: limits.pageSize,
+      includeDocs: true,
     };
     for await (const rows of viewPages(store, processingDesign.name, passesView, range))
-      for (const row of rows) wanted.add(row.id);
+      for (const row of rows) if (row.doc) found.set(row.id, row.doc);
   }
-  return [...(await readByIds(store, [...wanted], limits.chunkSize)).values()];
+  return [...found.values()];
 }
 
 /** The view's map function already checks type, run and module; this also guards direct reads. */
