@@ -1,54 +1,13 @@
 import { randomBytes } from 'node:crypto';
 
-import type { DocumentStore, Ratdb, StoredDocument } from '../backends/types.js';
+import type { Ratdb, StoredDocument } from '../backends/types.js';
 import { usageError } from '../errors.js';
+import type { EngineContext, RunOutcome } from './context.js';
 import { DataflowReader } from './dataflow.js';
 import { writeIntents } from './jobs.js';
 import { appendOutlist } from './outlist.js';
-import { intentsAtDepth, type PlanOptions, type RunPlan, type Skip } from './plan.js';
-import type { FileType, ProcessingInformation, RunNumber, Selector } from './types.js';
-
-/** What a run came to, reported as soon as its batch is written. */
-export interface RunOutcome {
-  run: RunNumber;
-  runTypeNames: string[];
-  created: { module: string; pass: number; subjobs: number }[];
-  skips: Skip[];
-}
-
-/** Progress as the engine makes it; the command renders it (listr2 on a terminal, lines otherwise). */
-export interface Reporter {
-  /** A batch of runs is being written; `outcomes` settles when it is (a terminal shows a task per run). */
-  batch?(runs: readonly RunNumber[], outcomes: Promise<RunOutcome[]>): Promise<void>;
-  run(outcome: RunOutcome): void;
-  note(message: string): void;
-  warn(message: string): void;
-}
-
-export const silentReporter: Reporter = { run: () => {}, note: () => {}, warn: () => {} };
-
-/** Everything the engine needs: databases, processing information, a clock. No oclif, no terminal. */
-export interface EngineContext {
-  processing: DocumentStore;
-  dataflow: DocumentStore;
-  ratdb: Ratdb;
-  info: ProcessingInformation;
-  selector: Selector;
-  now: () => Date;
-  /** `user@host`, recorded in passes and releases. */
-  user: string;
-  reporter: Reporter;
-  /** Runs per batch: one RATDB query, one job-document read and one bulk write each. */
-  batchSize?: number;
-  /** Aborted on SIGINT/SIGTERM: the batch in flight finishes, then the command stops. */
-  signal?: AbortSignal;
-}
-
-export interface CreatedPass {
-  run: RunNumber;
-  module: string;
-  pass: number;
-}
+import { intentsAtDepth, type RunPlan } from './plan.js';
+import type { FileType, RunNumber } from './types.js';
 
 export function dataflowReader(context: EngineContext, filetype: FileType): DataflowReader {
   return new DataflowReader(context.dataflow, filetype, 2000, (w) =>
@@ -138,6 +97,3 @@ async function writeBatch(
   }
   return result;
 }
-
-/** Options shared by every mode, before a submission id exists. */
-export type PassOptions = Omit<PlanOptions, 'submission' | 'mode' | 'createdBy' | 'asOf'>;

@@ -3,16 +3,8 @@ import { ExitCode, OprocError, usageError } from '../errors.js';
 import { readResolved } from './conflicts.js';
 import { readAhead } from '../util/read-ahead.js';
 import { collectGarbage } from '../util/memory.js';
-import {
-  dataflowReader,
-  newSubmissionId,
-  tagTime,
-  writePlans,
-  type CreatedPass,
-  type EngineContext,
-  type PassOptions,
-  type RunOutcome,
-} from './batch.js';
+import { dataflowReader, newSubmissionId, tagTime, writePlans } from './batch.js';
+import type { CreatedPass, EngineContext, PassOptions, RunOutcome } from './context.js';
 import { DataflowReader, type RunData } from './dataflow.js';
 import { holdingLock, readLocks } from './locks.js';
 import { planBatch, type PlanOptions, type RunPlan, type Skip } from './plan.js';

@@ -2,15 +2,8 @@ import type { StoredDocument } from '../backends/types.js';
 import { readResolved, sweepConflicts, type SweepResult } from './conflicts.js';
 import { plural } from '../util/plural.js';
 import { OprocError } from '../errors.js';
-import {
-  dataflowReader,
-  newSubmissionId,
-  tagTime,
-  writePlans,
-  type CreatedPass,
-  type EngineContext,
-  type PassOptions,
-} from './batch.js';
+import { dataflowReader, newSubmissionId, tagTime, writePlans } from './batch.js';
+import type { CreatedPass, EngineContext, PassOptions } from './context.js';
 import { DataflowReader, type RunData } from './dataflow.js';
 import { unfenced } from './lease.js';
 import { calibrationsOf, holdingLock, holdsRun, lockReason, movesLock, readLocks, setLock } from './locks.js';
