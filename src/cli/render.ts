@@ -1,6 +1,6 @@
 import { color, figures, Listr, PRESET_TIMESTAMP } from 'listr2';
 
-import type { Reporter, RunOutcome } from '../engine/batch.js';
+import type { Reporter, RunOutcome } from '../engine/context.js';
 import type { Skip } from '../engine/plan.js';
 import type { RunNumber } from '../engine/types.js';
 import { plural } from './messages.js';

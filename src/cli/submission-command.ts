@@ -6,7 +6,7 @@ import { OprocCommand } from '../base-command.js';
 import type { Databases } from '../backends/registry.js';
 import type { OprocConfig } from '../config/load.js';
 import { usageError } from '../errors.js';
-import type { EngineContext, PassOptions, Reporter } from '../engine/batch.js';
+import type { EngineContext, PassOptions, Reporter } from '../engine/context.js';
 import { fileTypes, type FileType, type ProcessingInformation, type Selector } from '../engine/types.js';
 import { leaseHost } from '../engine/lease.js';
 import { ModuleCatalog } from '../modules/catalog.js';

@@ -1,21 +1,22 @@
-import type { StoredDocument } from '../backends/types.js';
+/**
+ * The reprocess pipeline, top to bottom: the request and its result, the entry points and the loop
+ * that drives a request, then its steps in order: read the runs from the data-flow database, plan
+ * their passes, write them, keep the submission journal. A watcher (watch.ts) writes through the
+ * same `writePlans` and keeps a journal of the same shape.
+ */
+import { randomBytes } from 'node:crypto';
+
+import type { Ratdb, StoredDocument } from '../backends/types.js';
 import { ExitCode, OprocError, usageError } from '../errors.js';
-import { readResolved } from './conflicts.js';
-import { readAhead } from '../util/read-ahead.js';
 import { collectGarbage } from '../util/memory.js';
-import {
-  dataflowReader,
-  newSubmissionId,
-  tagTime,
-  writePlans,
-  type CreatedPass,
-  type EngineContext,
-  type PassOptions,
-  type RunOutcome,
-} from './batch.js';
+import { readAhead } from '../util/read-ahead.js';
+import { readResolved } from './conflicts.js';
+import type { CreatedPass, EngineContext, PassOptions, RunOutcome } from './context.js';
 import { DataflowReader, type RunData } from './dataflow.js';
+import { writeIntents } from './jobs.js';
 import { holdingLock, readLocks } from './locks.js';
-import { planBatch, type PlanOptions, type RunPlan, type Skip } from './plan.js';
+import { appendOutlist } from './outlist.js';
+import { intentsAtDepth, planBatch, type PlanOptions, type RunPlan, type Skip } from './plan.js';
 import { ids, type FileType, type RunNumber, type SubmissionMode } from './types.js';
 
 /** Where a reprocess takes its runs from: a list (`one-shot`, `runlist`) or a range (`range`, `after`). */
@@ -66,21 +67,6 @@ export interface SubmissionDocument extends StoredDocument {
   /** Set (with `finished`) on a watcher's journal whose batch was never written: why. */
   abandoned?: string;
   created_by: string;
-}
-
-function emptyResult(request: ReprocessRequest, submission: string | null): SubmissionResult {
-  return {
-    submission,
-    mode: request.mode,
-    ratv: request.ratv,
-    filetype: request.filetype,
-    ratdb_tag: request.ratdbTag,
-    dry_run: request.dryRun,
-    created: [],
-    skipped: [],
-    pending: [],
-    interrupted: false,
-  };
 }
 
 /** Creates a new pass for every run the request names (DESIGN.md 3, reprocess modes). */
@@ -155,31 +141,37 @@ export async function resume(context: EngineContext, submission: string): Promis
   return resumable(doc, run(context, request, doc, asOf));
 }
 
-async function writeJournal(context: EngineContext, journal: SubmissionDocument): Promise<void> {
-  const [result] = await context.processing.bulkWrite([journal]);
-  if (!result?.ok) throw new Error(`writing the submission journal ${journal._id} failed: ${result?.error}`);
-  journal._rev = result.rev;
-  // Re-checked with conflicts=true (DESIGN.md 4, Clusters): a conflict is merged now, and the next
-  // rewrite goes on from the merged revision.
-  const now = (await readResolved(context.processing, [journal._id])).get(journal._id);
-  if (now?._rev) journal._rev = now._rev;
+/** The timestamp RATDB reads are limited to, from `--ratdb-tag`; an unknown tag is a usage error. */
+export async function tagTime(ratdb: Ratdb, tag: string | null): Promise<Date | undefined> {
+  if (tag === null) return undefined;
+  const found = await ratdb.tag(tag);
+  if (found) return found.timestamp;
+  const known = (await ratdb.listTags()).map((t) => t.name);
+  throw usageError(
+    `unknown RATDB tag "${tag}" (known tags: ${known.join(', ') || 'none'})`,
+    'create one with: oproc ratdb tag CONFIG NAME',
+  );
 }
 
-/**
- * How often the journal's `done` list is brought up to date while a reprocess runs (and always when
- * it stops or ends): every 5 s, and less often as the journal grows, 0.1 ms per run in it (20 s at
- * 200,000 runs). Each rewrite sends the whole journal, so a fixed interval made its cost grow with
- * the square of the runs; this keeps the number of rewrites about constant on a long reprocess. A
- * resume re-reads the runs done since the last rewrite, finds their passes already there (each pass
- * names its submission) and writes nothing for them.
- */
-function journalInterval(runsInJournal: number): number {
-  return Math.max(5000, runsInJournal * 0.1);
+function emptyResult(request: ReprocessRequest, submission: string | null): SubmissionResult {
+  return {
+    submission,
+    mode: request.mode,
+    ratv: request.ratv,
+    filetype: request.filetype,
+    ratdb_tag: request.ratdbTag,
+    dry_run: request.dryRun,
+    created: [],
+    skipped: [],
+    pending: [],
+    interrupted: false,
+  };
 }
 
 /** How often a reprocess collects its garbage between batches (see `collectGarbage`). */
 const collectEveryMs = 3000;
 
+/** Each batch read and planned (the next one already on its way), written, then noted in the journal. */
 async function run(
   context: EngineContext,
   request: ReprocessRequest,
@@ -235,6 +227,57 @@ async function run(
   journal.finished = context.now().toISOString();
   await writeJournal(context, journal);
   return result;
+}
+
+type BatchItem = { data: RunData } | { skip: Skip } | { pending: { run: RunNumber; reason: string } };
+
+/** The runs of a request in batches, in run order, each marked complete, incomplete or unknown. */
+async function* batches(
+  context: EngineContext,
+  request: ReprocessRequest,
+  latest: RunNumber | undefined,
+): AsyncGenerator<BatchItem[]> {
+  const size = context.batchSize ?? 500;
+  const reader = dataflowReader(context, request.filetype);
+  const source = request.source;
+  if (source.kind === 'list') {
+    const sorted = [...new Set(source.runs)].sort((a, b) => a - b);
+    for (let i = 0; i < sorted.length; i += size) {
+      const chunk = sorted.slice(i, i + size);
+      const found = await reader.runsOf(chunk);
+      yield chunk.map((run): BatchItem => {
+        const data = found.get(run);
+        if (!data) return { skip: { run, kind: 'no-data', reason: 'no data-flow documents for the run' } };
+        if (!DataflowReader.isComplete(data, latest)) {
+          return {
+            skip: { run, kind: 'incomplete', reason: 'run not complete yet (no later run and no run_end)' },
+          };
+        }
+        return { data };
+      });
+    }
+    return;
+  }
+  let chunk: BatchItem[] = [];
+  for await (const data of reader.runs(source.first, source.last)) {
+    chunk.push(
+      DataflowReader.isComplete(data, latest)
+        ? { data }
+        : { pending: { run: data.run, reason: 'not complete yet: left for the watcher' } },
+    );
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
+}
+
+/** The data-flow reader of a filetype; a document it cannot read is skipped with a warning. */
+export function dataflowReader(context: EngineContext, filetype: FileType): DataflowReader {
+  return new DataflowReader(context.dataflow, filetype, 2000, (w) =>
+    context.reporter.warn(`data-flow document ${w.id} skipped: ${w.problem}`),
+  );
 }
 
 /** The highest run the data-flow database knows, of any filetype. */
@@ -300,6 +343,69 @@ async function* preparedBatches(
   }
 }
 
+/** Writes the planned passes of a batch and reports each run's outcome. */
+export async function writePlans(
+  context: EngineContext,
+  plans: readonly RunPlan[],
+  known: Map<string, StoredDocument>,
+  options: { dryRun: boolean; outlist?: string },
+): Promise<RunOutcome[]> {
+  const work = writeBatch(context, plans, known, options);
+  await context.reporter.batch?.(
+    plans.map((p) => p.run),
+    work,
+  );
+  const outcomes = await work;
+  for (const outcome of outcomes) context.reporter.run(outcome);
+  return outcomes;
+}
+
+/**
+ * Modules without prerequisites in this submission first, then those that link to them, so a
+ * linked pass number is always one that was written.
+ */
+async function writeBatch(
+  context: EngineContext,
+  plans: readonly RunPlan[],
+  known: Map<string, StoredDocument>,
+  options: { dryRun: boolean; outlist?: string },
+): Promise<RunOutcome[]> {
+  const created = new Map<string, number>();
+  const outcomes = new Map<RunNumber, RunOutcome>(
+    plans.map((p) => [p.run, { run: p.run, runTypeNames: p.runTypeNames, created: [], skips: [...p.skips] }]),
+  );
+  const depth = Math.max(-1, ...plans.flatMap((p) => p.modules.map((m) => m.depth)));
+  const subjobs = new Map(
+    plans.flatMap((p) => p.modules.map((m) => [`${p.run} ${m.module}`, m.body.subjobs.length])),
+  );
+  for (let d = 0; d <= depth; d++) {
+    const { intents, unresolved } = intentsAtDepth(plans, d, (run, module) =>
+      created.get(`${run} ${module}`),
+    );
+    for (const skip of unresolved) outcomes.get(skip.run)!.skips.push(skip);
+    const { written, failed } = await writeIntents(context.processing, intents, known, {
+      dryRun: options.dryRun,
+    });
+    for (const w of written) {
+      created.set(`${w.run} ${w.module}`, w.pass);
+      outcomes
+        .get(w.run)!
+        .created.push({ module: w.module, pass: w.pass, subjobs: subjobs.get(`${w.run} ${w.module}`) ?? 0 });
+    }
+    for (const f of failed)
+      outcomes.get(f.run)!.skips.push({ run: f.run, module: f.module, kind: 'write', reason: f.reason });
+  }
+  const result = [...outcomes.values()];
+  if (options.outlist && !options.dryRun) {
+    await appendOutlist(
+      options.outlist,
+      result.flatMap((o) => o.created.map((c) => ({ module: c.module, run: o.run, pass: c.pass }))),
+    );
+  }
+  return result;
+}
+
+/** Adds a batch's outcomes to the result. */
 function collect(result: SubmissionResult, outcomes: readonly RunOutcome[]): void {
   for (const o of outcomes) {
     result.created.push(...o.created.map((c) => ({ run: o.run, module: c.module, pass: c.pass })));
@@ -307,46 +413,33 @@ function collect(result: SubmissionResult, outcomes: readonly RunOutcome[]): voi
   }
 }
 
-type BatchItem = { data: RunData } | { skip: Skip } | { pending: { run: RunNumber; reason: string } };
+/** A new submission id: `sub_2026-11-24T10-00-00Z_ab12`. */
+export function newSubmissionId(now: Date): string {
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
+  return `sub_${stamp}_${randomBytes(2).toString('hex')}`;
+}
 
-/** The runs of a request in batches, in run order, each marked complete, incomplete or unknown. */
-async function* batches(
-  context: EngineContext,
-  request: ReprocessRequest,
-  latest: RunNumber | undefined,
-): AsyncGenerator<BatchItem[]> {
-  const size = context.batchSize ?? 500;
-  const reader = dataflowReader(context, request.filetype);
-  const source = request.source;
-  if (source.kind === 'list') {
-    const sorted = [...new Set(source.runs)].sort((a, b) => a - b);
-    for (let i = 0; i < sorted.length; i += size) {
-      const chunk = sorted.slice(i, i + size);
-      const found = await reader.runsOf(chunk);
-      yield chunk.map((run): BatchItem => {
-        const data = found.get(run);
-        if (!data) return { skip: { run, kind: 'no-data', reason: 'no data-flow documents for the run' } };
-        if (!DataflowReader.isComplete(data, latest)) {
-          return {
-            skip: { run, kind: 'incomplete', reason: 'run not complete yet (no later run and no run_end)' },
-          };
-        }
-        return { data };
-      });
-    }
-    return;
-  }
-  let chunk: BatchItem[] = [];
-  for await (const data of reader.runs(source.first, source.last)) {
-    chunk.push(
-      DataflowReader.isComplete(data, latest)
-        ? { data }
-        : { pending: { run: data.run, reason: 'not complete yet: left for the watcher' } },
-    );
-    if (chunk.length >= size) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length) yield chunk;
+async function writeJournal(context: EngineContext, journal: SubmissionDocument): Promise<void> {
+  const [result] = await context.processing.bulkWrite([journal]);
+  if (!result?.ok) throw new Error(`writing the submission journal ${journal._id} failed: ${result?.error}`);
+  journal._rev = result.rev;
+  // Re-checked with conflicts=true (DESIGN.md 4, Clusters): a conflict is merged now, and the next
+  // rewrite goes on from the merged revision.
+  const now = (await readResolved(context.processing, [journal._id])).get(journal._id);
+  if (now?._rev) journal._rev = now._rev;
+}
+
+/**
+ * How often the journal's `done` list is brought up to date while a reprocess runs (and always when
+ * it stops or ends): every 5 s, and less often as the journal grows, 0.1 ms per run in it (20 s at
+ * 200,000 runs). Each rewrite sends the whole journal, so a fixed interval made its cost grow with
+ * the square of the runs; this keeps the number of rewrites about constant on a long reprocess. A
+ * resume re-reads the runs done since the last rewrite, finds their passes already there (each pass
+ * names its submission) and writes nothing for them.
+ */
+function journalInterval(runsInJournal: number): number {
+  return Math.max(5000, runsInJournal * 0.1);
 }

@@ -2,20 +2,18 @@ import type { StoredDocument } from '../backends/types.js';
 import { readResolved, sweepConflicts, type SweepResult } from './conflicts.js';
 import { plural } from '../util/plural.js';
 import { OprocError } from '../errors.js';
+import type { CreatedPass, EngineContext, PassOptions } from './context.js';
+import { DataflowReader, type RunData } from './dataflow.js';
+import { unfenced } from './lease.js';
+import { calibrationsOf, holdingLock, holdsRun, lockReason, movesLock, readLocks, setLock } from './locks.js';
+import { planBatch, type RunPlan, type Skip } from './plan.js';
 import {
   dataflowReader,
   newSubmissionId,
   tagTime,
   writePlans,
-  type CreatedPass,
-  type EngineContext,
-  type PassOptions,
-} from './batch.js';
-import { DataflowReader, type RunData } from './dataflow.js';
-import { unfenced } from './lease.js';
-import { calibrationsOf, holdingLock, holdsRun, lockReason, movesLock, readLocks, setLock } from './locks.js';
-import { planBatch, type RunPlan, type Skip } from './plan.js';
-import type { SubmissionDocument } from './reprocess.js';
+  type SubmissionDocument,
+} from './reprocess.js';
 import { ids, type Calibration, type CalibrationLock, type FileType, type RunNumber } from './types.js';
 
 export interface WatchRequest extends PassOptions {

@@ -4,11 +4,11 @@
  * (completeness, selection, the table check, prerequisites, locks, where a watcher stops), called as
  * the watcher calls it; nothing is written.
  */
-import { tagTime } from '../engine/batch.js';
 import { DataflowReader, type RunData } from '../engine/dataflow.js';
 import { jobProblem } from '../engine/jobs.js';
 import { holdingLock, holdsRun, lockReason, readLocks } from '../engine/locks.js';
 import { planBatch, type PlanOptions, type RunPlan, type Skip } from '../engine/plan.js';
+import { tagTime } from '../engine/reprocess.js';
 import {
   calibrations,
   fileTypes,

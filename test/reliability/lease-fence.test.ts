@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import type { DocumentStore, StoredDocument } from '../../src/backends/types.js';
-import { silentReporter, type EngineContext } from '../../src/engine/batch.js';
+import { silentReporter, type EngineContext } from '../../src/engine/context.js';
 import { fencedStore, type Lease } from '../../src/engine/lease.js';
 import { ids, type ProcessingInformation } from '../../src/engine/types.js';
 import { watchCycle, type WatchRequest } from '../../src/engine/watch.js';
