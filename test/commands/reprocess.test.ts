@@ -7,7 +7,7 @@ import type { SubmissionResult } from '../../src/engine/reprocess.js';
 import { ids } from '../../src/engine/types.js';
 import { json, oneLine, runCli } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   physicsRuns,
@@ -15,7 +15,7 @@ import {
   type Scenario,
 } from '../support/scenario.js';
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `reprocess commands (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;

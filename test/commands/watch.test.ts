@@ -10,7 +10,7 @@ import { dataflowDesign } from '../../src/engine/design.js';
 import { ids } from '../../src/engine/types.js';
 import { json, runCli } from '../support/cli.js';
 import {
-  backendKinds,
+  commandKinds,
   backendLabel,
   describeKind,
   physicsRuns,
@@ -76,7 +76,7 @@ async function oneDatabase(s: Scenario, leaseSeconds: number): Promise<void> {
   await s.withDatabases((db) => db.dataflow.ensureDesign(dataflowDesign));
 }
 
-for (const kind of backendKinds) {
+for (const kind of commandKinds) {
   describeKind(kind, `watch and block (${backendLabel(kind)})`, function () {
     this.timeout(120_000);
     let s: Scenario;

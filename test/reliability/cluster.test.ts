@@ -19,14 +19,21 @@ import { killLeftovers, openNode, signal, sleep, startCli, waitFor, type CliProc
 
 const full = process.env.OPROC_RELIABILITY_FULL === '1';
 const first = 800000;
-const bursts = full ? 10 : 6;
-const perBurst = full ? 100 : 50;
+const bursts = 10;
+const perBurst = 100;
 const runCount = bursts * perBurst;
 const reprocessRuns = Math.floor(runCount / 2);
 const modules = ['Processing', 'Analysis'];
 const leaseSeconds = 5;
 
+/**
+ * Why the 3-node scenario does not run here. It starts a cluster of its own (minutes of a CI run),
+ * and the stricter scenario of cluster-sweep.test.ts covers the same ground: both run with
+ * OPROC_RELIABILITY_FULL=1 (`npm run test:reliability`), the default run proves merges on one node.
+ */
 function clusterMissing(): string | undefined {
+  if (!full)
+    return 'the 3-node cluster scenario runs with OPROC_RELIABILITY_FULL=1 (npm run test:reliability)';
   if (process.env.OPROC_TEST_COUCHDB_CLUSTER || couchKit()) return undefined;
   return 'no CouchDB cluster: neither OPROC_TEST_COUCHDB_CLUSTER (node URLs, comma-separated) nor the kit ../shared/couchdb';
 }
@@ -98,7 +105,7 @@ async function gridClient(
 }
 
 describe('reliability: watchers, a reprocess and a grid client on a 3-node Apache CouchDB cluster', function () {
-  this.timeout(full ? 900_000 : 420_000);
+  this.timeout(900_000);
   const reason = clusterMissing();
   let couch: ApacheCouch | undefined;
   let urls: string[] = [];

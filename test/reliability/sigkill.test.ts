@@ -20,11 +20,11 @@ const first = 400000;
 const modules = ['Processing', 'Analysis'];
 
 /**
- * The default run proves the guarantee once per backend and keeps CI lean: 1,000 runs and 20 kills on
- * pouchdb-server, 500 and 10 on Apache CouchDB; `npm run test:reliability` gives both 3,000 and 60.
+ * The default run proves the guarantee once per backend and keeps CI lean: 400 runs and 8 kills on
+ * pouchdb-server, 300 and 5 on Apache CouchDB; `npm run test:reliability` gives both 3,000 and 60.
  */
 function sizes(kind: BackendKind): { runCount: number; killCount: number } {
-  const small = kind === 'apache' ? { runCount: 500, killCount: 10 } : { runCount: 1000, killCount: 20 };
+  const small = kind === 'apache' ? { runCount: 300, killCount: 5 } : { runCount: 400, killCount: 8 };
   const chosen = full ? { runCount: 3000, killCount: 60 } : small;
   return { ...chosen, killCount: Number(process.env.OPROC_RELIABILITY_KILLS) || chosen.killCount };
 }

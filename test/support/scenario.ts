@@ -28,11 +28,11 @@ export const backendKinds: BackendKind[] = ['embedded', 'servers', 'apache'];
 /** The kinds with a CouchDB server that several processes share (leases, change feeds, outages). */
 export const serverKinds: BackendKind[] = ['servers', 'apache'];
 /**
- * The kinds of the command suites that add nothing of their own on the embedded backends (retry,
- * cancel, why, status, locks, passes): the servers by default, every kind with
- * OPROC_RELIABILITY_FULL=1 (`npm run test:reliability`). The embedded backends stay in the default
- * run through their contract suites, the demo, and the reprocess, watch and site-information
- * suites, which run on every kind.
+ * The kinds of the command suites (reprocess, watch, retry, cancel, why, status, locks, passes): the
+ * servers by default, every kind with OPROC_RELIABILITY_FULL=1 (`npm run test:reliability`). The
+ * embedded backends stay in the default run end to end through their contract suites, the demo
+ * (some 40 commands on PouchDB + PGlite), the original command line, the site-information, CI
+ * workflow and plugin suites, which run on them.
  */
 export const commandKinds: BackendKind[] =
   process.env.OPROC_RELIABILITY_FULL === '1' ? backendKinds : serverKinds;
