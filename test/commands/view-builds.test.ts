@@ -187,7 +187,7 @@ for (const size of sizes()) {
     });
 
     it('init --no-wait starts the build and returns; a watcher meeting it shows its progress and goes on', async function () {
-      // It goes on from the state the test before leaves (the newer design switched in). In 1 of 7
+      // It goes on from the state the test before leaves (the newer design switched in). In 1 of 8
       // runs the watcher met the build and printed no progress line (docs/ci.md): it runs with
       // OPROC_VIEW_BUILD_WATCHER=1 until that is understood.
       if (!process.env.OPROC_VIEW_BUILD_WATCHER) this.skip();
