@@ -9,7 +9,7 @@ import { countConflicts, resolveConflicts, sweepConflicts } from '../../src/engi
 import { processingDesign } from '../../src/engine/design.js';
 import type { JobDocument, Pass } from '../../src/engine/types.js';
 import { OprocError } from '../../src/errors.js';
-import { leaf, replicate } from '../support/replicate.js';
+import { craftedPass, leaf, replicate } from '../support/replicate.js';
 import { backendLabel, describeKind, scenario, serverKinds, type Scenario } from '../support/scenario.js';
 
 function pass(
@@ -18,22 +18,15 @@ function pass(
   status = 'waiting',
   prerequisites: Pass['prerequisites'] = [],
 ): Pass {
-  return {
+  const mode = submission === 'sub_r' ? 'range' : 'watch';
+  return craftedPass({
     pass: number,
-    ratv: '9.9.0',
-    filetype: 'L2',
-    ratdb_tag: null,
-    status,
-    level: 'sub_run',
-    path: 'mac/processing/processing.mac',
-    outputs: ['ratds'],
-    prerequisites,
-    subjobs: [{ subrun: 0, status }],
     submission,
-    mode: submission === 'sub_r' ? 'range' : 'watch',
+    status,
+    prerequisites,
+    mode,
     created: `2026-11-24T10:00:0${number}.000Z`,
-    created_by: 'shifter@host',
-  };
+  });
 }
 
 for (const kind of serverKinds) {

@@ -14,7 +14,7 @@ import {
   type PassChangeKind,
   type PassChangePlan,
 } from '../../src/operations/pass-changes.js';
-import { leaf, replicate } from '../support/replicate.js';
+import { craftedPass, leaf, replicate } from '../support/replicate.js';
 import { backendLabel, describeKind, scenario, serverKinds, type Scenario } from '../support/scenario.js';
 
 const run = 300070;
@@ -23,25 +23,8 @@ const by = 'shifter@host';
 const now = new Date('2026-12-05T12:00:00.000Z');
 
 function pass(status: string): Pass {
-  return {
-    pass: 0,
-    ratv: '9.9.0',
-    filetype: 'L2',
-    ratdb_tag: null,
-    status,
-    level: 'sub_run',
-    path: 'mac/processing/processing.mac',
-    outputs: ['ratds'],
-    prerequisites: [],
-    subjobs: [
-      { subrun: 0, status },
-      { subrun: 1, status },
-    ],
-    submission: 'sub_a',
-    mode: 'range',
-    created: '2026-12-01T10:00:00.000Z',
-    created_by: by,
-  };
+  const subjobs = [0, 1].map((subrun) => ({ subrun, status }));
+  return craftedPass({ pass: 0, submission: 'sub_a', status, subjobs, created: '2026-12-01T10:00:00.000Z' });
 }
 
 /** A store that runs `after` once, right after the command's first write. */

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 
 import type { StoredDocument } from '../../src/backends/types.js';
+import type { Pass } from '../../src/engine/types.js';
 import { splitCredentials } from './apache-couch.js';
 import type { Scenario } from './scenario.js';
 
@@ -33,3 +34,21 @@ export const leaf = (id: string, rev: string, parent: string | undefined, body: 
     ...body,
   };
 };
+
+/** A pass of the test RAT version as oproc writes it, with `fields` over the defaults. */
+export function craftedPass(fields: Partial<Pass> & Pick<Pass, 'pass' | 'submission' | 'status'>): Pass {
+  return {
+    ratv: '9.9.0',
+    filetype: 'L2',
+    ratdb_tag: null,
+    level: 'sub_run',
+    path: 'mac/processing/processing.mac',
+    outputs: ['ratds'],
+    prerequisites: [],
+    subjobs: [{ subrun: 0, status: fields.status }],
+    mode: 'range',
+    created: '2026-11-24T10:00:00.000Z',
+    created_by: 'shifter@host',
+    ...fields,
+  };
+}
