@@ -403,6 +403,9 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
     let kills = 0;
     const killing: Promise<void>[] = [];
     let outageMs = 0;
+    /** When the reprocess exited, and when the grid client and the watchers were told to stop. */
+    let reprocessEnded = 0;
+    let stoppedAt = 0;
     /** When node 3's stop began and ended (ms since the epoch; 0 without an outage). */
     let stopBegan = 0;
     let stopEnded = 0;
@@ -431,6 +434,7 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
             '-o',
             outlist,
           ]);
+          void reprocess.exit.then(() => (reprocessEnded = Date.now()));
           if (outage) {
             outageMs = Date.now();
             stopBegan = outageMs;
@@ -466,6 +470,7 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
       );
     } finally {
       // The grid client first, then the watchers (as an operator stops a site).
+      stoppedAt = Date.now();
       gridRunning = false;
       await grid.catch(() => {});
       supervising = false;
@@ -486,9 +491,11 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
     if (kills !== 2) problems.push(`${kills} of 2 lease holders SIGKILLed`);
     let conflictedMax = 0;
     let renumberedLater = 0;
+    const leftConflicted = new Set<string>();
     for (const [k, url] of urls.entries()) {
       const docs = (await allThrough(url, processingDb)).filter((d) => !d._id.startsWith('_design/'));
       const conflicted = docs.filter((d) => d._conflicts?.length).map((d) => d._id);
+      for (const id of conflicted) leftConflicted.add(id);
       conflictedMax = Math.max(conflictedMax, conflicted.length);
       if (conflicted.length)
         problems.push(
@@ -529,6 +536,31 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
           lost.set(key, { change, seen });
         }
       }
+    }
+    // A document left conflicted: its leaves, and the grid's writes to it, timed from the stop.
+    const since = (t: number) => `${((t - stoppedAt) / 1000).toFixed(2)} s`;
+    for (const id of [...leftConflicted].slice(0, 5)) {
+      const open = await readJson(
+        urls[0]!,
+        `/${encodeURIComponent(processingDb)}/${encodeURIComponent(id)}?open_revs=all&r=3`,
+      );
+      const leaves = Array.isArray(open.body)
+        ? (open.body as { ok?: Leaf }[]).flatMap((row) => (row.ok ? [row.ok] : []))
+        : [];
+      const leafText = leaves
+        .map((l) => {
+          const watch = l.passes?.find((p) => p.mode === 'watch');
+          const again = l.passes?.some((p) => p.mode === 'range');
+          return `${short(l._rev)}${l._deleted ? ' deleted' : ''} watch ${String(watch?.status)}, reprocess pass ${again ? 'yes' : 'no'}`;
+        })
+        .join('; ');
+      const gridWrites = changes
+        .filter((c) => c.id === id)
+        .map((c) => `${c.write.status} ${short(c.write.rev)} answered ${since(c.write.answered)}`);
+      notes.push(
+        `${id} left conflicted (times from the stop; reprocess exited at ${since(reprocessEnded)}): leaves ${leafText}; ` +
+          `grid writes ${gridWrites.join(', ') || 'none'}`,
+      );
     }
     /**
      * A grid write CouchDB answered 202 through node 3 while node 3 was being stopped (or in the five
@@ -582,11 +614,13 @@ describe('reliability: the cluster scenario of issue 19 (conflicts swept, every 
       0,
     );
     const takeovers = (said.match(/took over the lease/g) ?? []).length;
+    // Lease holders stopped cleanly that swept once more after the cluster's replication delay.
+    const lastSweeps = (said.match(/a last sweep of conflicted documents in/g) ?? []).length;
     figures.push(
       `${label}: ${kills} holders SIGKILLed, ${takeovers} takeovers; ` +
         `${outage ? `node 3 down ${(outageMs / 1000).toFixed(1)} s` : 'no outage'}; ` +
         `reprocess reported ${reported.length} passes; grid ${writes} writes, ${changes.length} changes, ${refused} refused; ` +
-        `${swept} conflicted documents merged by sweeps, ${merged} losing revisions deleted, ` +
+        `${swept} conflicted documents merged by sweeps (${lastSweeps} stops swept again after the replication delay), ${merged} losing revisions deleted, ` +
         `${renumberedLater} reprocess passes renumbered after they were reported (in the journal); ` +
         `${conflictedMax} left conflicted; grid writes answered 202: ${accepted.length}` +
         `${outage ? ` (${accepted.filter(stopping).length} through node 3 as it stopped, ${notKept} of them in no copy after the round)` : ''}; ` +
