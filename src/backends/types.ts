@@ -186,6 +186,13 @@ export interface DocumentStore {
    * `currentSeq`: a backend without a feed leaves them out; watchers then poll.
    */
   changes?(query: ChangesQuery): Promise<ChangesBatch>;
+  /**
+   * How long after two writes both returned their conflict may still be on its way between the
+   * copies of a document: on an Apache CouchDB cluster, internal replication's push delay
+   * (`[mem3] sync_delay`, 5 s by default) and a margin; 0 on a single server. Optional: a backend
+   * without copies leaves it out.
+   */
+  replicationLagMs?(): Promise<number>;
   /** Releases connections, file handles and locks. */
   close(): Promise<void>;
 }

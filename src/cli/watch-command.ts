@@ -147,9 +147,29 @@ export abstract class WatchCommand extends SubmissionCommand {
       }
       stopped = summary.stopped_by === 'signal' ? (this.stoppedBySignal ?? 'signal') : summary.stopped_by;
     } finally {
-      clearInterval(heartbeat);
       // A last sweep before the lease goes: a conflict that replication brought since the last cycle.
-      if (lease && !lost) await sweepConflicts(databases.processing).catch(() => {});
+      // On a cluster once more after internal replication's delay, the heartbeat still running: two
+      // writes from one revision that each returned (a grid client's 202 beside oproc's write) show
+      // as a conflict only when the copies exchange them, seconds later.
+      if (lease && !lost) {
+        const lastSweep = async (when: string) => {
+          const swept = await sweepConflicts(databases.processing).catch(() => undefined);
+          if (swept?.found)
+            this.log(
+              `${when}: merged ${plural(swept.merged, 'conflicted document')} of ${swept.found} found (${plural(swept.deleted, 'losing revision')} deleted).`,
+            );
+        };
+        await lastSweep('stopping');
+        const lag = (await db.processing.replicationLagMs?.().catch(() => 0)) ?? 0;
+        if (lag > 0 && !lost) {
+          process.stderr.write(
+            `a last sweep of conflicted documents in ${(lag / 1000).toFixed(1)} s, once the cluster's copies have exchanged the last writes (again to stop at once)\n`,
+          );
+          await sleep(lag);
+          if (!lost) await lastSweep('last sweep');
+        }
+      }
+      clearInterval(heartbeat);
       if (!lost) await lease?.release(stopped).catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;

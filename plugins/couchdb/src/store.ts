@@ -453,6 +453,35 @@ export class CouchStore implements DocumentStore {
     }
   }
 
+  /**
+   * A cluster (`/_membership` lists more than one node) pushes a changed shard to its other copies
+   * `[mem3] sync_delay` ms after the change (5000 by default; read from the node's config where the
+   * user may); a second and a half more for the push itself. A single node, or a server that does
+   * not say, has no lag to wait for.
+   */
+  async replicationLagMs(): Promise<number> {
+    try {
+      const membership = await this.client.request({ server: true, path: '_membership' });
+      const nodes =
+        isObject(membership) && Array.isArray(membership.cluster_nodes) ? membership.cluster_nodes : [];
+      if (nodes.length < 2) return 0;
+    } catch {
+      return 0;
+    }
+    let delay = 5000;
+    try {
+      const configured = await this.client.request({
+        server: true,
+        path: '_node/_local/_config/mem3/sync_delay',
+      });
+      const value = Number(configured);
+      if (Number.isFinite(value) && value >= 0) delay = value;
+    } catch {
+      // Not an admin, or the default: 5 s.
+    }
+    return delay + 1500;
+  }
+
   async currentSeq(): Promise<string> {
     const info = await this.call('read the update sequence of', {});
     return seqString(isObject(info) ? info.update_seq : undefined);
