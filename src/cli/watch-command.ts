@@ -154,10 +154,7 @@ export abstract class WatchCommand extends SubmissionCommand {
       if (lease && !lost) {
         const lastSweep = async (when: string) => {
           const swept = await sweepConflicts(databases.processing).catch(() => undefined);
-          if (swept?.found)
-            this.log(
-              `${when}: merged ${plural(swept.merged, 'conflicted document')} of ${swept.found} found (${plural(swept.deleted, 'losing revision')} deleted).`,
-            );
+          if (swept?.found) this.log(`${when}: ${sweptLine(swept)}`);
         };
         await lastSweep('stopping');
         const lag = (await db.processing.replicationLagMs?.().catch(() => 0)) ?? 0;
@@ -258,9 +255,7 @@ export abstract class WatchCommand extends SubmissionCommand {
       this.warn(`conflicted documents are not swept: ${swept.unavailable.replace('CONFIG', config)}`);
     }
     if (swept?.found) {
-      this.log(
-        `merged ${plural(swept.merged, 'conflicted document')} of ${swept.found} found (${plural(swept.deleted, 'losing revision')} deleted).`,
-      );
+      this.log(sweptLine(swept));
     }
     for (const r of swept?.renumbered ?? []) {
       this.warn(
@@ -281,4 +276,9 @@ export abstract class WatchCommand extends SubmissionCommand {
       this.log(`${lock.calibration} calibration lock ${dryRun ? 'would be set' : 'set'} at run ${lock.run}.`);
     if (cycle.held) this.log(`Held at run ${cycle.held.run}: ${cycle.held.reason.replace('CONFIG', config)}`);
   }
+}
+
+/** What a sweep of conflicted documents merged, as the watcher says it each cycle and at a stop. */
+function sweptLine(swept: { merged: number; found: number; deleted: number }): string {
+  return `merged ${plural(swept.merged, 'conflicted document')} of ${swept.found} found (${plural(swept.deleted, 'losing revision')} deleted).`;
 }
