@@ -6,6 +6,10 @@
  * of each process after warm-up, in MB an hour.
  *
  *   npm run bench -- --soak 2h          (or 10m, 90s; the other scenarios are not run)
+ *
+ * With OPROC_SOAK_HEAP_DIR=DIR, the watcher and `serve` each write a V8 heap snapshot there at the
+ * end of the warm-up and again at the end (SIGUSR2), to compare in Chrome's memory tool: what a
+ * process keeps that it did not keep after warm-up.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,6 +44,12 @@ export interface SoakResult {
   samples: SoakSample[];
   /** MB an hour after warm-up (least squares over the samples after it), per process. */
   growthMbPerHour: Record<string, number | undefined>;
+  /** Runs the watcher had to handle (every run but the last, which the next run's files complete). */
+  runsDue: number;
+  /** Of those, runs with no job document at the end. */
+  runsWithoutJobs: number[];
+  /** Heap snapshots written (OPROC_SOAK_HEAP_DIR). */
+  heapSnapshots: number;
 }
 
 /** `2h`, `10m`, `90s` or milliseconds. */
@@ -102,11 +112,23 @@ export async function soak(
       await db.ratdb.load(specs.slice(i, i + 2500).flatMap(ratdbTablesFor));
     await db.dataflow.bulkWrite(dataflowDocsFor(specs[0]!));
   });
+  const heapDir = process.env.OPROC_SOAK_HEAP_DIR;
+  const nodeOptions = process.env.NODE_OPTIONS;
+  if (heapDir)
+    process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
   const watcher = spawnCli(['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)]);
   watcher.stdout?.resume();
   watcher.stderr?.resume();
   const serve = await startServe(dbs.config);
   onCleanup(`oproc serve (PID ${serve.pid})`, () => serve.stop().then(() => undefined));
+  if (heapDir) process.env.NODE_OPTIONS = nodeOptions;
+  let heapSnapshots = 0;
+  const snapshot = async () => {
+    if (!heapDir) return;
+    for (const pid of [watcher.pid!, serve.pid]) process.kill(pid, 'SIGUSR2');
+    heapSnapshots += 2;
+    await sleep(15_000); // the snapshot pauses the process while it writes
+  };
   const abort = new AbortController();
   const client = eventClient(serve.url, abort.signal);
   const pids: Record<string, number> = {
@@ -120,6 +142,9 @@ export async function soak(
   const started = performance.now();
   let run = firstRun;
   let nextSample = sampleMs;
+  let snapshotTaken = false;
+  let runsDue = 0;
+  const runsWithoutJobs: number[] = [];
   try {
     while (performance.now() - started < durationMs) {
       if (watcher.exitCode !== null) throw new Error(`the watcher exited with ${watcher.exitCode}`);
@@ -142,8 +167,25 @@ export async function soak(
         samples.push(sample);
         log(`soak: ${JSON.stringify(sample)}`);
         nextSample += sampleMs;
+        if (!snapshotTaken && elapsed >= warmUpMs) {
+          snapshotTaken = true;
+          await snapshot();
+        }
       }
       await sleep(Math.max(0, started + (run - firstRun) * arrivalMs - performance.now()));
+    }
+    await snapshot();
+    // Did the watcher keep up? Every run but the last (which no later run's files complete yet).
+    await sleep(5000);
+    const rows = (await send(
+      dbs.processing!,
+      'GET',
+      `/_all_docs?startkey=${encodeURIComponent('"job_"')}&endkey=${encodeURIComponent('"job_\ufff0"')}`,
+    )) as { rows: { id: string }[] };
+    const withJobs = new Set(rows.rows.map((r) => Number(/^job_(\d+)_/.exec(r.id)?.[1])));
+    for (let r = firstRun; r < run; r++) {
+      runsDue++;
+      if (!withJobs.has(r)) runsWithoutJobs.push(r);
     }
   } finally {
     abort.abort();
@@ -160,5 +202,5 @@ export async function soak(
         .filter((s) => s.minute * 60_000 >= warmUpMs)
         .map((s) => ({ minute: s.minute, mb: s.processes[name]!.rssMb })),
     );
-  return { durationMs, samples, growthMbPerHour };
+  return { durationMs, samples, growthMbPerHour, runsDue, runsWithoutJobs, heapSnapshots };
 }

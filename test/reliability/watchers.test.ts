@@ -9,23 +9,21 @@ import {
   describeKind,
   serverKinds,
 } from '../support/scenario.js';
-import { checkJobs, docsWithPrefix, killLeftovers, sleep, startCli, type CliProcess } from './support.js';
+import {
+  checkJobs,
+  docsWithPrefix,
+  killLeftovers,
+  signal,
+  sleep,
+  startCli,
+  waitFor,
+  type CliProcess,
+} from './support.js';
 
 const first = 600000;
 const runCount = 300;
 const last = first + runCount - 1;
 const modules = ['Processing', 'Analysis'];
-
-/** Signals one of the test's own watchers by PID; false when it has already exited. */
-function signal(cli: CliProcess, name: NodeJS.Signals): boolean {
-  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return false;
-  try {
-    process.kill(cli.child.pid!, name);
-    return true;
-  } catch {
-    return false; // exited between the check and the signal
-  }
-}
 
 for (const kind of serverKinds) {
   describeKind(
@@ -67,14 +65,37 @@ for (const kind of serverKinds) {
           return slots.find((c) => c.child.pid === pid && c.child.exitCode === null);
         };
         const progress = async () => (await s.withDatabases((db) => docsWithPrefix(db, 'job_'))).length;
-        const waitFor = async (what: string, ok: () => Promise<boolean>) => {
-          for (let i = 0; i < 600; i++) {
-            if (await ok()) return;
-            await sleep(100);
-          }
-          throw new Error(`timed out waiting for ${what}`);
+        // What the watchers were doing, for a failure: the lease, the watch state, each process's last lines.
+        const diagnosis = async () => {
+          const [held, state] = await Promise.all([
+            lease().catch(() => undefined),
+            s
+              .docs([ids.watchState(s.ratv, 'L2')])
+              .then((m) => m.get(ids.watchState(s.ratv, 'L2')))
+              .catch(() => undefined),
+          ]);
+          const tail = (text: string) => text.trim().split('\n').slice(-12).join('\n          ');
+          const processes = [
+            ...finished.map((f) => `exited ${f.code ?? f.signal}:\n          ${tail(f.out)}`),
+            ...slots
+              .filter((c) => c.child.exitCode === null && c.child.signalCode === null)
+              .map((c) => `running pid ${c.child.pid}:\n          ${tail(c.stdout() + c.stderr())}`),
+          ];
+          return [
+            `lease: ${JSON.stringify(held)}`,
+            `watch state: ${JSON.stringify(state)}`,
+            `job documents: ${await progress().catch(() => '?')}`,
+            ...processes,
+          ].join('\n        ');
         };
+        // The whole scenario within 200 s of mocha's 300, so a stall is reported with its diagnosis.
+        const deadline = Date.now() + 200_000;
+        const within = (what: string, ok: () => Promise<boolean>) =>
+          waitFor(what, ok, Math.max(1000, deadline - Date.now())).catch(async (error: Error) => {
+            throw new Error(`${error.message}\n        ${await diagnosis()}`);
+          });
 
+        let stuck: string | undefined;
         let kills = 0;
         let paused = 0;
         try {
@@ -83,7 +104,7 @@ for (const kind of serverKinds) {
             [200, 'pause'],
             [450, 'kill'],
           ] as const) {
-            await waitFor(`${target} job documents`, async () => (await progress()) >= target);
+            await within(`${target} job documents`, async () => (await progress()) >= target);
             const current = await holder();
             if (!current) continue;
             // SIGKILLed: another slot takes the lease at once and resumes the submission left in flight.
@@ -95,7 +116,7 @@ for (const kind of serverKinds) {
             if (!signal(current, 'SIGSTOP')) continue;
             paused++;
             try {
-              await waitFor('another holder', async () => {
+              await within('another holder', async () => {
                 const now = await holder();
                 return now !== undefined && now !== current;
               });
@@ -104,15 +125,26 @@ for (const kind of serverKinds) {
               signal(current, 'SIGCONT');
             }
           }
-          await waitFor('every run handled', async () => {
+          await within('every run handled', async () => {
             const state = (await s.docs([ids.watchState(s.ratv, 'L2')])).get(ids.watchState(s.ratv, 'L2'));
             return state?.last_run === last && state.in_flight === null;
           });
         } finally {
           supervising = false;
           for (const cli of slots) signal(cli, 'SIGTERM');
-          await Promise.all(supervisors);
+          // A watcher must stop on SIGTERM; one still running after 30 s is reported, then SIGKILLed.
+          const stopped = await Promise.race([
+            Promise.all(supervisors).then(() => true),
+            sleep(30_000).then(() => false),
+          ]);
+          if (!stopped) {
+            const report = await diagnosis();
+            for (const cli of slots) signal(cli, 'SIGKILL');
+            await Promise.all(supervisors);
+            stuck = `a watcher did not stop within 30 s of SIGTERM\n        ${report}`;
+          }
         }
+        if (stuck) throw new Error(stuck);
 
         const jobs = await s.withDatabases((db) => docsWithPrefix(db, 'job_'));
         const journals = (await s.withDatabases((db) => docsWithPrefix(db, 'submission_'))).sort((a, b) =>
