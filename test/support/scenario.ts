@@ -210,9 +210,10 @@ export async function scenario(
   } else {
     const couch = servers?.couch ?? (await couchFor(kind));
     const name = `oproc-${randomBytes(5).toString('hex')}`;
-    // The Apache CouchDB node is shared by the whole run: leave it as found.
-    if (kind === 'apache')
-      dropDatabases = () => deleteDatabases(couch.url, [`${name}-processing`, `${name}-dataflow`]);
+    // The CouchDB server is shared by the whole run: leave it as found. pouchdb-server keeps every
+    // database it has opened open (a LevelDB each, and one per design document's views): left
+    // behind, a run's hundreds of scenarios made it hold thousands of open files and slow down.
+    dropDatabases = () => deleteDatabases(couch.url, [`${name}-processing`, `${name}-dataflow`]);
     sections = {
       processing: { backend: 'couchdb', url: couch.url, database: `${name}-processing` },
       dataflow: { backend: 'couchdb', url: couch.url, database: `${name}-dataflow` },
