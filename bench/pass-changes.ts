@@ -14,6 +14,8 @@ import { rawBulkDocs } from './raw.js';
 import { firstRun, ratv, serverDatabases, withDatabases } from './seed.js';
 
 export interface PassChangesResult {
+  /** The document server: `Apache CouchDB 3.5.0` or `pouchdb-server`. */
+  server: string;
   /** Job documents in the processing database. */
   jobDocuments: number;
   /** Passes retried, then canceled. */
@@ -82,13 +84,14 @@ export async function benchPassChanges(
   dir: string,
   servers: { couch: RunningServer; postgres: RunningServer },
   sizes: { jobDocuments: number; passes: number },
+  target: { server: string; raw: { chunk: number; inFlight: number } },
 ): Promise<PassChangesResult> {
   const dbs = await serverDatabases(path.join(dir, 'pass-changes'), servers.couch, servers.postgres, 'ops');
   const runs = sizes.jobDocuments / 2;
   // Every `every`-th run's two documents are the failed ones.
   const every = Math.max(1, Math.floor(runs / (sizes.passes / 2)));
   const changed: StoredDocument[] = [];
-  log(`retry/cancel: seeding ${sizes.jobDocuments.toLocaleString('en')} job documents`);
+  log(`retry/cancel on ${target.server}: seeding ${sizes.jobDocuments.toLocaleString('en')} job documents`);
   await withDatabases(dbs.config, async (db) => {
     await db.processing.create();
     await db.processing.ensureDesign(processingDesign);
@@ -136,11 +139,12 @@ export async function benchPassChanges(
     throw new Error(
       `oproc cancel exited ${cancel.code}, canceled ${canceled}: ${cancel.stderr.slice(-2000)}`,
     );
-  const rawMs = await rawBulkDocs(dbs.other!('raw'), changed, { chunk: 1000, inFlight: 1 });
+  const rawMs = await rawBulkDocs(dbs.other!('raw'), changed, target.raw);
   log(
     `retry/cancel: retry ${(retry.wallMs / 1000).toFixed(2)} s, cancel ${(cancel.wallMs / 1000).toFixed(2)} s, raw ${(rawMs / 1000).toFixed(2)} s`,
   );
   return {
+    server: target.server,
     jobDocuments: sizes.jobDocuments,
     passes: changed.length,
     retryMs: retry.wallMs,

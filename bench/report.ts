@@ -88,7 +88,8 @@ export interface BenchResults {
   loadAverage: number[];
   helpMs?: { median: number; samples: number[] };
   embedded?: EmbeddedResult;
-  passChanges?: PassChangesResult;
+  /** Per server (a single result in the JSON of runs before 2026-12-06: pouchdb-server). */
+  passChanges?: PassChangesResult[] | PassChangesResult;
   totalMs: number;
 }
 
@@ -253,10 +254,14 @@ function otherFigures(results: BenchResults): string[] {
       `- **\`oproc --help\` start-up**: median ${(results.helpMs.median / 1000).toFixed(2)} s of ${results.helpMs.samples.length} (${samples} s).`,
     );
   }
-  if (results.passChanges) {
-    const p = results.passChanges;
+  const passChanges = results.passChanges
+    ? Array.isArray(results.passChanges)
+      ? results.passChanges
+      : [{ ...results.passChanges, server: results.passChanges.server ?? 'pouchdb-server' }]
+    : [];
+  for (const p of passChanges) {
     lines.push(
-      `- **Retry and cancel** (${p.passes.toLocaleString('en')} failed passes among ${p.jobDocuments.toLocaleString('en')} job documents on pouchdb-server, views up to date): \`oproc retry CONFIG RATV --yes --json\` ${s(p.retryMs)} s (peak RSS ${mb(p.retryRssMb)} MB), then \`oproc cancel CONFIG RATV -m "*" --status waiting --yes --json\` of the same passes ${s(p.cancelMs)} s; raw \`_bulk_docs\` of those ${p.passes.toLocaleString('en')} job documents into a fresh database ${s(p.rawMs)} s; ratios ${(p.retryMs / p.rawMs).toFixed(2)} and ${(p.cancelMs / p.rawMs).toFixed(2)}.`,
+      `- **Retry and cancel, ${p.server}** (${p.passes.toLocaleString('en')} failed passes among ${p.jobDocuments.toLocaleString('en')} job documents, views up to date): \`oproc retry CONFIG RATV --yes --json\` ${s(p.retryMs)} s (peak RSS ${mb(p.retryRssMb)} MB), then \`oproc cancel CONFIG RATV -m "*" --status waiting --yes --json\` of the same passes ${s(p.cancelMs)} s; raw \`_bulk_docs\` of those ${p.passes.toLocaleString('en')} job documents into a fresh database ${s(p.rawMs)} s; ratios ${(p.retryMs / p.rawMs).toFixed(2)} and ${(p.cancelMs / p.rawMs).toFixed(2)}.`,
     );
   }
   if (results.embedded) {

@@ -396,6 +396,17 @@ export async function countConflicts(store: DocumentStore): Promise<number> {
 }
 
 /**
+ * Whether a write that returned can still meet a conflicting revision: the documents have copies
+ * on several nodes (a cluster), which exchange their writes after both were answered. On one
+ * server, a write without `new_edits=false` never leaves a conflict, so reading it back at once
+ * finds none; there a writer does not re-check (DESIGN.md 4, Clusters; docs/behaviour.md).
+ */
+export async function writesMayConflict(store: DocumentStore): Promise<boolean> {
+  if (!store.replicationLagMs) return false;
+  return (await store.replicationLagMs().catch(() => 1)) > 0;
+}
+
+/**
  * `getMany` with conflicts resolved: what the engine reads before it appends to or rewrites one of
  * its documents.
  */

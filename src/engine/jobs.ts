@@ -1,5 +1,5 @@
 import type { DocumentStore, StoredDocument, WriteResult } from '../backends/types.js';
-import { readResolved, resolveConflicts } from './conflicts.js';
+import { readResolved, resolveConflicts, writesMayConflict } from './conflicts.js';
 import { clusters } from './dataflow.js';
 import { ids, type JobDocument, type Pass, type PassBody, type RunNumber } from './types.js';
 
@@ -198,7 +198,7 @@ export async function writeIntents(
     }
     pending = conflicts;
   }
-  if (!options.dryRun) await recheck(store, written, known);
+  if (!options.dryRun && (await writesMayConflict(store))) await recheck(store, written, known);
   return { written, failed };
 }
 

@@ -149,6 +149,16 @@ describe('couchdb backend', () => {
     );
   });
 
+  it('pouchdb-server is one server: no copies to wait for, so writers do not read their writes back', async () => {
+    const server = await couchServer();
+    const store = await openCouch({ url: server.url, database: freshDatabaseName() });
+    try {
+      expect(await store.replicationLagMs!()).to.equal(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('an unreachable server is an error naming its masked URL, never the password', async () => {
     const port = await freePort();
     const started = Date.now();
@@ -375,6 +385,20 @@ describeKind('apache', 'couchdb backend on Apache CouchDB', function () {
       expect(error.message).to.contain('only an admin of the database or a server admin may');
     } finally {
       await store.close();
+    }
+  });
+
+  it('one node has no copies, for an admin and for a member who may not read _membership: no re-check, no wait', async () => {
+    const database = await adminDatabase();
+    const security = { admins: { names: [], roles: [] }, members: { names: [user], roles: [] } };
+    expect((await couchRequest(admin, 'PUT', `/${database}/_security`, security)).status).to.equal(200);
+    const asAdmin = await openCouch({ url: admin, database });
+    const asMember = await openCouch({ url: as(user, 'member-secret'), database });
+    try {
+      expect(await asAdmin.replicationLagMs!()).to.equal(0);
+      expect(await asMember.replicationLagMs!()).to.equal(0);
+    } finally {
+      await Promise.all([asAdmin.close(), asMember.close()]);
     }
   });
 

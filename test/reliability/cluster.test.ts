@@ -153,6 +153,13 @@ describe('reliability: watchers, a reprocess and a grid client on a 3-node Apach
     return file;
   }
 
+  it('the processing database has copies: writers read their writes back, a clean stop waits for replication', async () => {
+    await s.withDatabases(async (db) => {
+      // The cluster's sync_delay (5 s by default) and a margin; 0 would skip the writers' re-check.
+      expect(await db.processing.replicationLagMs!()).to.be.at.least(5000);
+    });
+  });
+
   it('one pass per (run, module) and intent, no pass number twice, no grid change lost, no conflict left', async () => {
     const configs = await Promise.all([
       configThrough('watcher-1', [0, 1, 2]),

@@ -89,6 +89,9 @@ function changesBatch(body: unknown, since: string): ChangesBatch {
 }
 
 /** A CouchDB 3 database over HTTP (Apache CouchDB or pouchdb-server). */
+/** How long a store trusts its answer to whether the database has copies (nodes join rarely). */
+const lagTtlMs = 10 * 60_000;
+
 export class CouchStore implements DocumentStore {
   constructor(
     private readonly client: CouchClient,
@@ -460,14 +463,16 @@ export class CouchStore implements DocumentStore {
    * not say, has no lag to wait for.
    */
   async replicationLagMs(): Promise<number> {
-    try {
-      const membership = await this.client.request({ server: true, path: '_membership' });
-      const nodes =
-        isObject(membership) && Array.isArray(membership.cluster_nodes) ? membership.cluster_nodes : [];
-      if (nodes.length < 2) return 0;
-    } catch {
-      return 0;
-    }
+    const now = Date.now();
+    if (!this.lag || now - this.lag.at > lagTtlMs) this.lag = { at: now, ms: this.readReplicationLag() };
+    return this.lag.ms;
+  }
+
+  /** The last answer of `replicationLagMs` (a command asks it once per batch; a watcher for weeks). */
+  private lag: { at: number; ms: Promise<number> } | undefined;
+
+  private async readReplicationLag(): Promise<number> {
+    if (!(await this.hasCopies())) return 0;
     let delay = 5000;
     try {
       const configured = await this.client.request({
@@ -480,6 +485,30 @@ export class CouchStore implements DocumentStore {
       // Not an admin, or the default: 5 s.
     }
     return delay + 1500;
+  }
+
+  /**
+   * Whether the database's documents have copies on several nodes: a cluster of two nodes or more
+   * (`_membership`, for server admins), else the database's own `cluster.n` (any member may read
+   * it; pouchdb-server has none). A failed read counts as copies: the cautious answer.
+   */
+  private async hasCopies(): Promise<boolean> {
+    try {
+      const membership = await this.client.request({ server: true, path: '_membership' });
+      const nodes =
+        isObject(membership) && Array.isArray(membership.cluster_nodes) ? membership.cluster_nodes : [];
+      return nodes.length >= 2;
+    } catch (error) {
+      // pouchdb-server has no _membership (404): one server, no copies.
+      if (isStatus(error, 404)) return false;
+    }
+    try {
+      const info = await this.client.request({});
+      const cluster = isObject(info) && isObject(info.cluster) ? info.cluster : undefined;
+      return typeof cluster?.n === 'number' && cluster.n > 1;
+    } catch {
+      return true;
+    }
   }
 
   async currentSeq(): Promise<string> {
