@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import type { StoredDocument } from '../src/backends/types.js';
 import { processingDesign } from '../src/engine/design.js';
+import { send, type HttpDatabase } from '../test/support/bulk-seed.js';
 import type { RunningServer } from '../test/support/servers.js';
 import { measureCli } from './processes.js';
 import { rawBulkDocs } from './raw.js';
@@ -62,13 +63,12 @@ function jobDocument(run: number, module: string, status: string): StoredDocumen
  * Queries each view of the processing design until it answers: pouchdb-server builds a view on its
  * first query, which for hundreds of thousands of documents outlasts a client's request timeout.
  */
-async function buildViews(databaseUrl: string): Promise<void> {
+async function buildViews(db: HttpDatabase): Promise<void> {
   for (const view of Object.keys(processingDesign.views)) {
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await fetch(`${databaseUrl}/_design/${processingDesign.name}/_view/${view}?limit=1`);
-        if (response.ok) break;
-        throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+        await send(db, 'GET', `/_design/${processingDesign.name}/_view/${view}?limit=1`);
+        break;
       } catch (error) {
         if (attempt >= 20) throw error;
         log(`retry/cancel: view ${view} still building (${String(error)})`);
@@ -111,7 +111,7 @@ export async function benchPassChanges(
     }
   });
   // As at the experiment, the views are up to date when a shifter retries.
-  await buildViews(dbs.processing!.url);
+  await buildViews(dbs.processing!);
   log(`retry/cancel: oproc retry of ${changed.length.toLocaleString('en')} failed passes`);
   const retry = await measureCli(['retry', dbs.config, ratv, '--yes', '--json']);
   const retried = retry.code === 0 ? (JSON.parse(retry.stdout) as { changed: unknown[] }).changed.length : -1;
