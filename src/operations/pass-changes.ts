@@ -8,7 +8,7 @@
 import picomatch from 'picomatch';
 
 import type { DocumentStore, StoredDocument, WriteResult } from '../backends/types.js';
-import { readResolved } from '../engine/conflicts.js';
+import { readResolved, writesMayConflict } from '../engine/conflicts.js';
 import { usageError } from '../errors.js';
 import {
   passStatuses,
@@ -385,8 +385,11 @@ export async function applyPassChanges(
   // revision is merged now; a change the merge did not keep is reported left, not changed. A change
   // is kept when the pass still carries its mark (this cancel's canceled_at, this retry's entry): a
   // grid client that read it and wrote the pass on (a late completion) does not undo it.
+  // On one server no conflict can follow a write (writesMayConflict): nothing to read back.
   const written = [...new Set(changed.map((c) => ids.job(c.run, c.module)))];
-  const read = written.length ? await readResolved(store, written) : new Map<string, StoredDocument>();
+  if (written.length === 0 || !(await writesMayConflict(store)))
+    return { changed: sortPasses(changed), left: sortPasses(left) };
+  const read = await readResolved(store, written);
   const kept = changed.filter((c) => {
     const doc = read.get(ids.job(c.run, c.module));
     const pass = doc && !jobShapeProblem(doc) ? passOf(doc as JobDocument, c.pass) : undefined;

@@ -27,11 +27,20 @@ function pass(status: string): Pass {
   return craftedPass({ pass: 0, submission: 'sub_a', status, subjobs, created: '2026-12-01T10:00:00.000Z' });
 }
 
-/** A store that runs `after` once, right after the command's first write. */
-function afterFirstWrite(store: DocumentStore, after: () => Promise<void>): DocumentStore {
+/**
+ * A store that runs `after` once, right after the command's first write. With `copies`, it says the
+ * database has copies on several nodes (a cluster), as the one server here cannot: a revision
+ * replicated in is then what another node's write would bring.
+ */
+function afterFirstWrite(
+  store: DocumentStore,
+  after: () => Promise<void>,
+  options: { copies?: boolean } = {},
+): DocumentStore {
   let done = false;
   return new Proxy(store, {
     get(target, key, receiver) {
+      if (key === 'replicationLagMs' && options.copies) return async () => 6500;
       if (key !== 'bulkWrite') return Reflect.get(target, key, receiver) as unknown;
       return async (docs: readonly StoredDocument[]) => {
         const results = await target.bulkWrite(docs);
@@ -112,19 +121,50 @@ for (const kind of serverKinds) {
         else expect(stored.retries).to.have.length(1);
       });
 
+      it(`${change}: on one server nothing is read back after the write: no conflict can follow it there`, async () => {
+        const [, plan] = await prepare(change, before);
+        const readsAfterWrite = await s.withDatabases(async (db) => {
+          let written = false;
+          let reads = 0;
+          const store = new Proxy(db.processing, {
+            get(target, key, receiver) {
+              if (key === 'bulkWrite')
+                return async (docs: readonly StoredDocument[]) => {
+                  written = true;
+                  return target.bulkWrite(docs);
+                };
+              if (key === 'getMany')
+                return async (...args: Parameters<DocumentStore['getMany']>) => {
+                  if (written) reads++;
+                  return target.getMany(...args);
+                };
+              return Reflect.get(target, key, receiver) as unknown;
+            },
+          });
+          const outcome = await applyPassChanges(store, plan, { by, now });
+          expect(outcome.changed.map((c) => c.to)).to.deep.equal([targetStatus[change]]);
+          return reads;
+        });
+        expect(readsAfterWrite).to.equal(0);
+        expect((await s.job(run, 'Processing'))!.passes[0]!.status).to.equal(targetStatus[change]);
+      });
+
       it(`${change}: a conflicting revision from another node, merged, keeps the change and its mark`, async () => {
         const [doc, plan] = await prepare(change, before);
         const outcome = await s.withDatabases(async (db) => {
           // The grid client's completion through another node, from the revision before the change.
-          const store = afterFirstWrite(db.processing, () =>
-            replicate(s, [
-              leaf(id, `2-${'f'.repeat(32)}`, doc._rev, {
-                type: 'job',
-                run,
-                module: 'Processing',
-                passes: doc.passes.map(completed),
-              }),
-            ]),
+          const store = afterFirstWrite(
+            db.processing,
+            () =>
+              replicate(s, [
+                leaf(id, `2-${'f'.repeat(32)}`, doc._rev, {
+                  type: 'job',
+                  run,
+                  module: 'Processing',
+                  passes: doc.passes.map(completed),
+                }),
+              ]),
+            { copies: true },
           );
           return applyPassChanges(store, plan, { by, now });
         });

@@ -1,3 +1,4 @@
+import { anySignal } from 'any-signal';
 import nano from 'nano';
 import type { BackendContext } from 'oproc';
 
@@ -197,15 +198,21 @@ export class CouchClient {
     const node = this.nodes[index]!;
     if (this.closing.signal.aborted) throw new Error(`the CouchDB store ${this.description} is closed`);
     // A caller's signal bounds the request itself (a long-poll may wait longer than the timeout).
-    const timeout = request.signal ?? AbortSignal.timeout(requestTimeoutMs);
-    const signals = [this.closing.signal, timeout];
+    // Its timer is cleared when the answer comes (AbortSignal.timeout's would stay 120 s a request).
+    const timer = new AbortController();
+    const timing = request.signal ? undefined : setTimeout(() => timer.abort(), requestTimeoutMs);
+    const timeout = request.signal ?? timer.signal;
+    // Not AbortSignal.any: on Node 20 a signal it makes stays listed on its sources while they live
+    // (nodejs/node#55351), so the store's own signal, open for weeks in a watcher or `oproc serve`,
+    // kept an entry for every request ever made. anySignal's clear() takes it off.
+    const signal = anySignal([this.closing.signal, timeout]);
     const options = {
       method: request.method ?? 'GET',
       ...(request.server ? {} : { db: this.settings.database }),
       path: request.path,
       qs: request.qs,
       body: request.body,
-      signal: AbortSignal.any(signals),
+      signal,
     };
     try {
       const body = (await node.server.request(options)) as unknown;
@@ -230,6 +237,9 @@ export class CouchClient {
       }
       if (status === 401 || status === 403) throw await this.refused(node, options.method, request, status);
       throw this.httpError(node, options.method, request, status, error);
+    } finally {
+      clearTimeout(timing);
+      signal.clear();
     }
   }
 

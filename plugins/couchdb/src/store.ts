@@ -14,6 +14,7 @@ import type {
   ViewRow,
   WriteResult,
 } from 'oproc';
+import { anySignal } from 'any-signal';
 import pMap from 'p-map';
 
 import {
@@ -523,8 +524,9 @@ export class CouchStore implements DocumentStore {
     // pouchdb-server ignores `timeout` on long-poll, so the wait is bounded here, on the client.
     const timer = new AbortController();
     const wait = query.waitMs ? setTimeout(() => timer.abort(), query.waitMs) : undefined;
-    const bounded = query.signal ? AbortSignal.any([query.signal, timer.signal]) : timer.signal;
-    const signal = query.waitMs ? bounded : query.signal;
+    // anySignal, cleared below, not AbortSignal.any: see CouchClient.send.
+    const bounded = query.waitMs && query.signal ? anySignal([query.signal, timer.signal]) : undefined;
+    const signal = query.waitMs ? (bounded ?? timer.signal) : query.signal;
     const longpoll = query.waitMs ? { feed: 'longpoll', timeout: query.waitMs } : {};
     try {
       const body = await this.call('read changes of', {
@@ -538,6 +540,7 @@ export class CouchStore implements DocumentStore {
       throw error;
     } finally {
       clearTimeout(wait);
+      bounded?.clear();
     }
   }
 
