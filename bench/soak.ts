@@ -12,11 +12,13 @@
  * at the end: writing a snapshot takes some 100 MB that the process keeps resident afterwards,
  * which would hide the growth the samples measure.
  */
+import { createWriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { dataflowDesign, processingDesign } from '../src/engine/design.js';
+import { ids } from '../src/engine/types.js';
 import { send } from '../test/support/bulk-seed.js';
 import { startCouch } from '../test/support/couch-server.js';
 import { dataflowDocsFor, ratdbTablesFor } from '../test/support/scenario.js';
@@ -38,6 +40,8 @@ export interface SoakSample {
   processes: Record<string, { rssMb: number; openFiles: number; cpuSeconds: number }>;
   /** Events the client on the status page's stream has received so far. */
   events: number;
+  /** The last run the watcher handled (its watch state), or null before the first. */
+  watcherLastRun: number | null;
 }
 
 export interface SoakResult {
@@ -118,8 +122,15 @@ export async function soak(
   if (heapDir)
     process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
   const watcher = spawnCli(['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)]);
-  watcher.stdout?.resume();
-  watcher.stderr?.resume();
+  // The watcher's output, kept where the snapshots go (else dropped): what it said before a stall.
+  if (heapDir) {
+    const out = createWriteStream(path.join(heapDir, 'watcher.log'));
+    watcher.stdout?.pipe(out);
+    watcher.stderr?.pipe(out);
+  } else {
+    watcher.stdout?.resume();
+    watcher.stderr?.resume();
+  }
   const serve = await startServe(dbs.config);
   onCleanup(`oproc serve (PID ${serve.pid})`, () => serve.stop().then(() => undefined));
   if (heapDir) process.env.NODE_OPTIONS = nodeOptions;
@@ -158,9 +169,17 @@ export async function soak(
             ...(await processFigures(pid)),
             cpuSeconds: (await treeCpuSeconds([pid])) - cpuAtStart[name]!,
           };
+        // How far the watcher is: a watcher that stops handling runs while its lease stays alive
+        // shows here, not in its memory.
+        const state = (await send(
+          dbs.processing!,
+          'GET',
+          `/${encodeURIComponent(ids.watchState(ratv, 'L2'))}`,
+        ).catch(() => undefined)) as { last_run?: number } | undefined;
         const sample = {
           minute: Math.round(elapsed / 60_000),
           runs: run - firstRun,
+          watcherLastRun: state?.last_run ?? null,
           processes,
           events: client.count(),
         };
