@@ -53,6 +53,40 @@ export class CouchRequestAborted extends Error {
 
 const requestTimeoutMs = 120_000;
 
+/** How long a request may go on after its signal aborted before it is given up. */
+const abortGraceMs = 2000;
+
+/**
+ * The request's answer; or, once its signal has aborted and it has not ended `graceMs` later, a
+ * rejection. undici's fetch can leave reading a response's body waiting forever when the signal
+ * aborts while the body is read (nodejs/undici#4232, under CPU load): a watcher's long-poll on the
+ * change feed, given up after its wait, then never returned, and the watcher stopped handling runs
+ * while its heartbeat kept the lease (docs/RELIABILITY.md).
+ */
+export async function unlessAbandoned<T>(
+  answer: Promise<T>,
+  signal: AbortSignal,
+  graceMs = abortGraceMs,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (reject: (error: Error) => void) => () => {
+    timer = setTimeout(() => reject(new Error('the request did not end after it was aborted')), graceMs);
+  };
+  let listener: (() => void) | undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    listener = onAbort(reject);
+    if (signal.aborted) listener();
+    else signal.addEventListener('abort', listener, { once: true });
+  });
+  try {
+    return await Promise.race([answer, abandoned]);
+  } finally {
+    clearTimeout(timer);
+    if (listener) signal.removeEventListener('abort', listener);
+    answer.catch(() => {}); // an answer that comes after it was given up
+  }
+}
+
 function errorField(error: unknown, field: string): unknown {
   return error !== null && typeof error === 'object' ? (error as Record<string, unknown>)[field] : undefined;
 }
@@ -215,7 +249,7 @@ export class CouchClient {
       signal,
     };
     try {
-      const body = (await node.server.request(options)) as unknown;
+      const body = await unlessAbandoned(node.server.request(options) as Promise<unknown>, signal);
       const status = body !== null && typeof body === 'object' ? this.statuses.get(body) : undefined;
       return { body, status: status ?? 200 };
     } catch (error) {
