@@ -59,9 +59,9 @@ const abortGraceMs = 2000;
 /**
  * The request's answer; or, once its signal has aborted and it has not ended `graceMs` later, a
  * rejection. undici's fetch can leave reading a response's body waiting forever when the signal
- * aborts while the body is read (nodejs/undici#4232, under CPU load): a watcher's long-poll on the
- * change feed, given up after its wait, then never returned, and the watcher stopped handling runs
- * while its heartbeat kept the lease (docs/RELIABILITY.md).
+ * aborts while the body is read (nodejs/undici#4232, under CPU load), and a watcher aborts its
+ * change feed's long-poll at every interval: a request that never ends would park the watcher
+ * while its heartbeat keeps the lease (docs/RELIABILITY.md, Limits).
  */
 export async function unlessAbandoned<T>(
   answer: Promise<T>,
