@@ -69,12 +69,11 @@ export async function unlessAbandoned<T>(
   graceMs = abortGraceMs,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const onAbort = (reject: (error: Error) => void) => () => {
-    timer = setTimeout(() => reject(new Error('the request did not end after it was aborted')), graceMs);
-  };
   let listener: (() => void) | undefined;
   const abandoned = new Promise<never>((_, reject) => {
-    listener = onAbort(reject);
+    listener = () => {
+      timer = setTimeout(() => reject(new Error('the request did not end after it was aborted')), graceMs);
+    };
     if (signal.aborted) listener();
     else signal.addEventListener('abort', listener, { once: true });
   });

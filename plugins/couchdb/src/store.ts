@@ -89,10 +89,10 @@ function changesBatch(body: unknown, since: string): ChangesBatch {
   return { results, lastSeq: fields.last_seq === undefined ? since : seqString(fields.last_seq) };
 }
 
-/** A CouchDB 3 database over HTTP (Apache CouchDB or pouchdb-server). */
 /** How long a store trusts its answer to whether the database has copies (nodes join rarely). */
 const lagTtlMs = 10 * 60_000;
 
+/** A CouchDB 3 database over HTTP (Apache CouchDB or pouchdb-server). */
 export class CouchStore implements DocumentStore {
   constructor(
     private readonly client: CouchClient,
@@ -460,8 +460,8 @@ export class CouchStore implements DocumentStore {
   /**
    * A cluster (`/_membership` lists more than one node) pushes a changed shard to its other copies
    * `[mem3] sync_delay` ms after the change (5000 by default; read from the node's config where the
-   * user may); a second and a half more for the push itself. A single node, or a server that does
-   * not say, has no lag to wait for.
+   * user may); a second and a half more for the push itself. A database without copies (`hasCopies`)
+   * has no lag to wait for. Writers ask it to know whether to read their writes back.
    */
   async replicationLagMs(): Promise<number> {
     const now = Date.now();
