@@ -13,7 +13,7 @@
  * which would hide the growth the samples measure.
  */
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -119,6 +119,8 @@ export async function soak(
   });
   const heapDir = process.env.OPROC_SOAK_HEAP_DIR;
   const nodeOptions = process.env.NODE_OPTIONS;
+  // Made here: a stream's error on a missing directory would end the bench before its cleanup.
+  if (heapDir) await mkdir(heapDir, { recursive: true });
   if (heapDir)
     process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
   const watcher = spawnCli(['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)]);

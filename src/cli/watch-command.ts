@@ -10,6 +10,7 @@ import {
   type LeaseAttempt,
   type LeaseDocument,
 } from '../engine/lease.js';
+import { stallLimitMs, Watchdog } from '../engine/stall.js';
 import { stateId, watchCycle, type CycleResult, type WatchRequest } from '../engine/watch.js';
 import { ids } from '../engine/types.js';
 import { OprocError } from '../errors.js';
@@ -64,6 +65,8 @@ export abstract class WatchCommand extends SubmissionCommand {
       process.exitCode = 0;
       return summary;
     }
+    // The heartbeat renews the lease only while the loop moves: a watcher that stalls lets it go.
+    const watchdog = new Watchdog(stallLimitMs(prepared.config.watch));
     let lost = false;
     const loseLease = () => {
       if (lost) return;
@@ -72,6 +75,7 @@ export abstract class WatchCommand extends SubmissionCommand {
     };
     const heartbeat = setInterval(
       () => {
+        if (!watchdog.check()) return;
         void lease?.renew().then(
           (outcome) => {
             if (outcome === 'lost') loseLease();
@@ -81,40 +85,46 @@ export abstract class WatchCommand extends SubmissionCommand {
       },
       Math.max(1000, leaseMs / 3),
     );
-    // Every write of a cycle checks first that the lease is still this watcher's.
-    const databases: Databases = lease
-      ? {
-          processing: fencedStore(db.processing, lease, loseLease),
-          dataflow: db.dataflow,
-          ratdb: db.ratdb,
-          close: () => db.close(),
-        }
-      : db;
+    // Every database call that ends is progress; every write of a cycle checks first that the lease
+    // is still this watcher's.
+    const processing = watchdog.watch(db.processing);
+    const databases: Databases = {
+      processing: lease ? fencedStore(processing, lease, loseLease) : processing,
+      dataflow: watchdog.watch(db.dataflow),
+      ratdb: watchdog.watch(db.ratdb),
+      close: () => db.close(),
+    };
     // One cycle needs no feed; a watcher wakes on data-flow changes, at the latest after the interval.
     const feed =
       options.once || request.dryRun
         ? undefined
-        : new DataflowFeed(db.dataflow, (reason) =>
+        : new DataflowFeed(databases.dataflow, (reason) =>
             this.warn(`${reason}: polling, a cycle every ${options.intervalSeconds} s`),
           );
     // How the watcher stopped, written into the lease it releases; an error leaves 'error'.
     let stopped = 'error';
     try {
       for (;;) {
+        watchdog.progress();
         if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
-        await feed?.mark();
+        await watchdog.race(feed?.mark() ?? Promise.resolve());
         const title = `${request.mode} RAT ${request.ratv} ${request.filetype}: cycle ${summary.cycles + 1}`;
         let cycle: CycleResult;
         try {
-          cycle = await withProgress(
-            title,
-            { json: this.jsonEnabled() },
-            (reporter) => watchCycle(engineContext(databases, prepared, reporter, this.stopSignal), request),
-            (r) => `${title}: ${createdText(r.created.length, request.dryRun)}${r.held ? ', held' : ''}`,
+          cycle = await watchdog.race(
+            withProgress(
+              title,
+              { json: this.jsonEnabled() },
+              (reporter) =>
+                watchCycle(engineContext(databases, prepared, reporter, this.stopSignal), request),
+              (r) => `${title}: ${createdText(r.created.length, request.dryRun)}${r.held ? ', held' : ''}`,
+            ),
           );
         } catch (error) {
-          // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors stop it.
-          if (options.once || (error instanceof OprocError && error.exitCode === 2)) throw error;
+          // A watcher runs for weeks: a database outage fails one cycle, not the watcher. Usage errors
+          // and a stall stop it.
+          if (options.once || watchdog.hasStalled || (error instanceof OprocError && error.exitCode === 2))
+            throw error;
           if (lost) throw new OprocError(`lost the lease ${lease!.id} to another watcher; stopped`, 1);
           const message = redact(error instanceof Error ? error.message : String(error));
           this.warn(
@@ -139,7 +149,9 @@ export abstract class WatchCommand extends SubmissionCommand {
         else if (this.stopping) summary.stopped_by = 'signal';
         else if (options.once) summary.stopped_by = 'once';
         else {
-          await feed?.waitForChange(options.intervalSeconds * 1000, this.stopSignal);
+          await watchdog.race<unknown>(
+            feed?.waitForChange(options.intervalSeconds * 1000, this.stopSignal) ?? Promise.resolve(),
+          );
           if (!this.stopping) continue;
           summary.stopped_by = 'signal';
         }
@@ -150,8 +162,8 @@ export abstract class WatchCommand extends SubmissionCommand {
       // A last sweep before the lease goes: a conflict that replication brought since the last cycle.
       // On a cluster once more after internal replication's delay, the heartbeat still running: two
       // writes from one revision that each returned (a grid client's 202 beside oproc's write) show
-      // as a conflict only when the copies exchange them, seconds later.
-      if (lease && !lost) {
+      // as a conflict only when the copies exchange them, seconds later. A stalled watcher just goes.
+      if (lease && !lost && !watchdog.hasStalled) {
         const lastSweep = async (when: string) => {
           const swept = await sweepConflicts(databases.processing).catch(() => undefined);
           if (swept?.found) this.log(`${when}: ${sweptLine(swept)}`);
@@ -167,7 +179,8 @@ export abstract class WatchCommand extends SubmissionCommand {
         }
       }
       clearInterval(heartbeat);
-      if (!lost) await lease?.release(stopped).catch(() => {});
+      if (watchdog.hasStalled) await leaveStalled(lease);
+      else if (!lost) await lease?.release(stopped).catch(() => {});
     }
     process.exitCode = summary.skipped.length ? 1 : 0;
     return summary;
@@ -276,6 +289,16 @@ export abstract class WatchCommand extends SubmissionCommand {
       this.log(`${lock.calibration} calibration lock ${dryRun ? 'would be set' : 'set'} at run ${lock.run}.`);
     if (cycle.held) this.log(`Held at run ${cycle.held.run}: ${cycle.held.reason.replace('CONFIG', config)}`);
   }
+}
+
+/**
+ * A stalled watcher's way out: its lease released as `stalled` if the database answers within 10 s
+ * (else it expires), and an exit within 30 s whatever the stalled call still holds open.
+ */
+async function leaveStalled(lease: Lease | undefined): Promise<void> {
+  setTimeout(() => process.exit(1), 30_000).unref();
+  if (lease)
+    await Promise.race([lease.release('stalled').catch(() => {}), sleep(10_000, undefined, { ref: false })]);
 }
 
 /** What a sweep of conflicted documents merged, as the watcher says it each cycle and at a stop. */

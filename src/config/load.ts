@@ -37,6 +37,8 @@ const configSchema = z.looseObject({
     .strictObject({
       interval_seconds: z.number().positive().optional(),
       lease_seconds: z.number().positive().optional(),
+      /** No progress for this long stops a watcher (default: three leases, at least an interval plus 150 s). */
+      stall_seconds: z.number().positive().optional(),
     })
     .optional(),
 });
@@ -56,7 +58,7 @@ export interface OprocConfig {
   /** The module plugins named in `module_plugins`; undefined when the key is absent (then all installed count). */
   modulePlugins?: string[];
   selector: string;
-  watch: { intervalSeconds: number; leaseSeconds: number };
+  watch: { intervalSeconds: number; leaseSeconds: number; stallSeconds?: number };
 }
 
 /** A problem in the config: names the file, the key and what is wrong. */
@@ -100,6 +102,7 @@ export async function loadConfig(file: string): Promise<OprocConfig> {
     watch: {
       intervalSeconds: value.watch?.interval_seconds ?? 30,
       leaseSeconds: value.watch?.lease_seconds ?? 60,
+      ...(value.watch?.stall_seconds === undefined ? {} : { stallSeconds: value.watch.stall_seconds }),
     },
   };
 }

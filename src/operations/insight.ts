@@ -67,7 +67,7 @@ export interface WatcherView {
   expires: string | null;
   /** When it released its lease on stopping on purpose (`--once` done, a block finished, SIGINT, SIGTERM); null otherwise. */
   stopped: string | null;
-  /** How it stopped: `once`, `block-done`, `SIGINT`, `SIGTERM`, or `error` (which is stale). */
+  /** How it stopped: `once`, `block-done`, `SIGINT`, `SIGTERM`, or `error` or `stalled` (which are stale). */
   stopped_how: string | null;
   /** No live lease and no clean stop: heartbeat older than the lease, lease expired, stopped on an error, or no lease at all. */
   stale: boolean;
@@ -132,12 +132,14 @@ export async function readWatchers(
     const done = block !== null && state.last_run !== null && state.last_run >= block[1];
     const released = text(lease?.released);
     const how = released === null ? null : (text(lease?.stopped) ?? 'error');
-    const clean = released !== null && how !== 'error';
+    const clean = released !== null && how !== 'error' && how !== 'stalled';
     const staleReason =
       done || clean
         ? null
         : released !== null
-          ? `stopped after an error at ${released}`
+          ? how === 'stalled'
+            ? `stopped at ${released} after it made no progress (stalled)`
+            : `stopped after an error at ${released}`
           : staleness(age, expires, now, context.leaseSeconds);
     return {
       filetype: state.filetype,

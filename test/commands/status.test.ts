@@ -240,6 +240,22 @@ for (const kind of commandKinds) {
       expect(old.stdout).to.match(
         /^watcher watch_9\.9\.0_L2 last_run 300002 newest_complete 300004 backlog 2 holder shifter@grid-host .* STALE: last heartbeat 18\d s ago, longer than the lease \(60 s\)$/m,
       );
+
+      // A watcher that stopped itself because it made no progress released its lease as `stalled`.
+      await s.withDatabases(async (db) => {
+        const id = ids.lease(s.ratv, 'L2');
+        const current = (await db.processing.getMany([id])).get(id)!;
+        const now = new Date().toISOString();
+        const [result] = await db.processing.bulkWrite([
+          { ...current, expires: now, released: now, stopped: 'stalled' },
+        ]);
+        expect(result?.ok).to.equal(true);
+      });
+      const stalled = await status(s.ratv);
+      expect(stalled.code).to.equal(1);
+      expect(stalled.stdout).to.match(
+        /^watcher watch_9\.9\.0_L2 last_run 300002 .* STALE: stopped at \d{4}-\d\d-\d\dT[\d:.]+Z after it made no progress \(stalled\)$/m,
+      );
     });
 
     it('on a terminal prints tables', async () => {

@@ -67,6 +67,18 @@ describe('CONFIG', () => {
     expect(error.message).to.match(/c\.json: watch\.interval_seconds: expected number, received string/);
   });
 
+  it('reads watch.stall_seconds, and refuses one that is not above zero', async () => {
+    const config = await loadConfig(
+      await write('c.json', JSON.stringify({ ...embedded, watch: { stall_seconds: 300 } })),
+    );
+    expect(config.watch).to.deep.equal({ intervalSeconds: 30, leaseSeconds: 60, stallSeconds: 300 });
+    const error = await loadError(
+      await write('c.json', JSON.stringify({ ...embedded, watch: { stall_seconds: 0 } })),
+    );
+    expect(error.message).to.match(/c\.json: watch\.stall_seconds: .*>0/);
+    expect(error.exitCode).to.equal(2);
+  });
+
   it('gives the line and column of invalid JSON and of invalid YAML', async () => {
     const json = await loadError(await write('c.json', '{\n  "processing": {\n    "backend": "pouchdb",,\n'));
     expect(json.message).to.match(/c\.json: invalid JSON at line 3, column 26/);

@@ -1,0 +1,88 @@
+import { OprocError } from '../errors.js';
+
+/** The longest a database request may take before the CouchDB client gives it up, with its grace. */
+const longestRequestMs = 150_000;
+
+/**
+ * How long a watcher may go without progress before it counts as stalled: `watch.stall_seconds`,
+ * or by default three leases, and never less than an interval plus the longest request.
+ */
+export function stallLimitMs(watch: {
+  intervalSeconds: number;
+  leaseSeconds: number;
+  stallSeconds?: number;
+}): number {
+  if (watch.stallSeconds !== undefined) return watch.stallSeconds * 1000;
+  return Math.max(3 * watch.leaseSeconds * 1000, watch.intervalSeconds * 1000 + longestRequestMs);
+}
+
+/**
+ * What a watcher's heartbeat renews on: proof that its loop still moves. Progress is a database call
+ * that ended (answered or failed) through a store this watchdog wraps, or a turn of the loop. A
+ * watcher parked on a promise nothing settles makes none; then its heartbeat must stop, or its
+ * lease stays live for weeks while no run is handled and no standby may take over.
+ */
+export class Watchdog {
+  private last: number;
+  private stalledError: OprocError | undefined;
+  private fire!: (error: OprocError) => void;
+  private readonly stalled: Promise<never>;
+
+  constructor(
+    readonly limitMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.last = now();
+    this.stalled = new Promise<never>((_resolve, reject) => {
+      this.fire = reject;
+    });
+    // Awaited only through `race`; a stall before any race is not an unhandled rejection.
+    this.stalled.catch(() => {});
+  }
+
+  /** The loop moved. */
+  progress(): void {
+    this.last = this.now();
+  }
+
+  /** Whether it has stalled, as last checked. */
+  get hasStalled(): boolean {
+    return this.stalledError !== undefined;
+  }
+
+  /**
+   * True while the loop has moved within the limit. Past it, the watchdog fires once: every `race`
+   * rejects with an error that says how long nothing moved.
+   */
+  check(): boolean {
+    if (this.stalledError) return false;
+    const idleMs = this.now() - this.last;
+    if (idleMs <= this.limitMs) return true;
+    this.stalledError = new OprocError(
+      `no progress for ${Math.round(idleMs / 1000)} s (limit ${Math.round(this.limitMs / 1000)} s): no database call ended and no cycle turned; stopped so that another watcher can take over`,
+      1,
+    );
+    this.fire(this.stalledError);
+    return false;
+  }
+
+  /** `work`, or the stall error as soon as the watchdog fires. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.stalled]);
+  }
+
+  /** `target` with each promise its methods return counted as progress when it settles. */
+  watch<T extends object>(target: T): T {
+    const progress = () => this.progress();
+    return new Proxy(target, {
+      get(object, key, receiver) {
+        const value = Reflect.get(object, key, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(object, args);
+          return result instanceof Promise ? result.finally(progress) : result;
+        };
+      },
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+
+import { stallLimitMs, Watchdog } from '../../src/engine/stall.js';
+
+describe('engine: a watcher stalls when nothing moves', () => {
+  it('by default allows three leases, and never less than an interval plus the longest request', () => {
+    expect(stallLimitMs({ intervalSeconds: 30, leaseSeconds: 60 })).to.equal(180_000);
+    expect(stallLimitMs({ intervalSeconds: 1, leaseSeconds: 4 })).to.equal(151_000);
+    expect(stallLimitMs({ intervalSeconds: 600, leaseSeconds: 60 })).to.equal(750_000);
+    expect(stallLimitMs({ intervalSeconds: 30, leaseSeconds: 60, stallSeconds: 20 })).to.equal(20_000);
+  });
+
+  it('counts a call that ends as progress, answered or failed, and fires once past the limit', async () => {
+    let now = 0;
+    const watchdog = new Watchdog(10_000, () => now);
+    const store = watchdog.watch({
+      answer: (x: number) => Promise.resolve(x * 2),
+      fail: () => Promise.reject(new Error('refused')),
+      name: 'store',
+    });
+    const pending = watchdog.race(new Promise<never>(() => {}));
+
+    now = 9_000;
+    expect(await store.answer(2)).to.equal(4);
+    now = 18_000;
+    expect(watchdog.check(), 'a call ended 9 s ago').to.equal(true);
+    await store.fail().catch(() => {});
+    expect(store.name).to.equal('store');
+    now = 28_000;
+    expect(watchdog.check(), 'a failure is progress too').to.equal(true);
+    now = 28_001;
+    expect(watchdog.check()).to.equal(false);
+    expect(watchdog.hasStalled).to.equal(true);
+    const error = await pending.then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).to.equal(
+      'no progress for 10 s (limit 10 s): no database call ended and no cycle turned; stopped so that another watcher can take over',
+    );
+    watchdog.progress();
+    expect(watchdog.check(), 'once stalled, always stalled').to.equal(false);
+  });
+
+  it('does not count a call still waiting', () => {
+    let now = 0;
+    const watchdog = new Watchdog(5_000, () => now);
+    const store = watchdog.watch({ hang: () => new Promise<void>(() => {}) });
+    void store.hang();
+    now = 5_001;
+    expect(watchdog.check()).to.equal(false);
+  });
+});
