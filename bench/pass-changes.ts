@@ -22,6 +22,10 @@ export interface PassChangesResult {
   /** Passes retried, then canceled. */
   passes: number;
   retryMs: number;
+  /** `oproc retry --dry-run` just before: start-up, the reads and the plan, nothing written. */
+  retryDryRunMs?: number;
+  /** `oproc --version`: the CLI's start-up alone. */
+  startupMs?: number;
   cancelMs: number;
   retryRssMb: number | undefined;
   /** Raw `_bulk_docs` of the changed job documents into a fresh database. */
@@ -112,6 +116,11 @@ export async function benchPassChanges(
   });
   // As at the experiment, the views are up to date when a shifter retries.
   await buildViews(dbs.processing!);
+  // Where a retry's time goes: start-up alone, then start-up, reads and plan (a dry run).
+  const startup = await measureCli(['--version']);
+  const dryRun = await measureCli(['retry', dbs.config, ratv, '--dry-run', '--json']);
+  if (dryRun.code !== 0)
+    throw new Error(`oproc retry --dry-run exited ${dryRun.code}: ${dryRun.stderr.slice(-2000)}`);
   log(`retry/cancel: oproc retry of ${changed.length.toLocaleString('en')} failed passes`);
   const retry = await measureCli(['retry', dbs.config, ratv, '--yes', '--json']);
   const retried = retry.code === 0 ? (JSON.parse(retry.stdout) as { changed: unknown[] }).changed.length : -1;
@@ -141,13 +150,15 @@ export async function benchPassChanges(
     );
   const rawMs = await rawBulkDocs(dbs.other!('raw'), changed, target.raw);
   log(
-    `retry/cancel: retry ${(retry.wallMs / 1000).toFixed(2)} s, cancel ${(cancel.wallMs / 1000).toFixed(2)} s, raw ${(rawMs / 1000).toFixed(2)} s`,
+    `retry/cancel: start-up ${(startup.wallMs / 1000).toFixed(2)} s, retry --dry-run ${(dryRun.wallMs / 1000).toFixed(2)} s, retry ${(retry.wallMs / 1000).toFixed(2)} s, cancel ${(cancel.wallMs / 1000).toFixed(2)} s, raw ${(rawMs / 1000).toFixed(2)} s`,
   );
   return {
     server: target.server,
     jobDocuments: sizes.jobDocuments,
     passes: changed.length,
     retryMs: retry.wallMs,
+    retryDryRunMs: dryRun.wallMs,
+    startupMs: startup.wallMs,
     cancelMs: cancel.wallMs,
     retryRssMb: retry.peakRssMb,
     rawMs,

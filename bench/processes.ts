@@ -83,11 +83,17 @@ export function track(child: ChildProcess): ChildProcess {
 }
 
 /** Spawns `node bin/run.js ARGS` in its own process group, tracked for cleanup. */
+/**
+ * Node options for every oproc process the bench starts, from OPROC_BENCH_NODE_ARGS: e.g.
+ * `--cpu-prof --cpu-prof-dir=DIR` for a CPU profile of each (not allowed in NODE_OPTIONS).
+ */
+const nodeArgs = (process.env.OPROC_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 export function spawnCli(args: readonly string[], wrap: readonly string[] = []): ChildProcess {
   const [file, argv] =
     wrap.length > 0
-      ? [wrap[0]!, [...wrap.slice(1), process.execPath, cli, ...args]]
-      : [process.execPath, [cli, ...args]];
+      ? [wrap[0]!, [...wrap.slice(1), process.execPath, ...nodeArgs, cli, ...args]]
+      : [process.execPath, [...nodeArgs, cli, ...args]];
   const child = spawn(file, argv, {
     cwd: root,
     env: { ...process.env, NO_COLOR: '1' },

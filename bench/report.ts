@@ -301,7 +301,7 @@ function otherFigures(results: BenchResults): string[] {
   const passChanges = passChangesOf(results);
   for (const p of passChanges) {
     lines.push(
-      `- **Retry and cancel, ${p.server}** (${p.passes.toLocaleString('en')} failed passes among ${p.jobDocuments.toLocaleString('en')} job documents, views up to date): \`oproc retry CONFIG RATV --yes --json\` ${s(p.retryMs)} s (peak RSS ${mb(p.retryRssMb)} MB), then \`oproc cancel CONFIG RATV -m "*" --status waiting --yes --json\` of the same passes ${s(p.cancelMs)} s; raw \`_bulk_docs\` of those ${p.passes.toLocaleString('en')} job documents into a fresh database ${s(p.rawMs)} s; ratios ${(p.retryMs / p.rawMs).toFixed(2)} and ${(p.cancelMs / p.rawMs).toFixed(2)}.`,
+      `- **Retry and cancel, ${p.server}** (${p.passes.toLocaleString('en')} failed passes among ${p.jobDocuments.toLocaleString('en')} job documents, views up to date): \`oproc retry CONFIG RATV --yes --json\` ${s(p.retryMs)} s (peak RSS ${mb(p.retryRssMb)} MB), then \`oproc cancel CONFIG RATV -m "*" --status waiting --yes --json\` of the same passes ${s(p.cancelMs)} s; raw \`_bulk_docs\` of those ${p.passes.toLocaleString('en')} job documents into a fresh database ${s(p.rawMs)} s; ratios ${(p.retryMs / p.rawMs).toFixed(2)} and ${(p.cancelMs / p.rawMs).toFixed(2)}.${p.retryDryRunMs === undefined ? '' : ` Where the retry's time goes: start-up (\`oproc --version\`) ${s(p.startupMs!)} s; start-up, reads and plan (\`oproc retry --dry-run --json\`, just before) ${s(p.retryDryRunMs)} s; so the writes took about ${s(p.retryMs - p.retryDryRunMs)} s.`}`,
     );
   }
   if (results.embedded) {

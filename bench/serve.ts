@@ -30,7 +30,7 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { dataflowDocsFor, ratdbTablesFor } from '../test/support/scenario.js';
 import type { RunningServer } from '../test/support/servers.js';
 import { startServe } from '../test/support/serve.js';
-import { cleanupAll, guardSignals, median, onCleanup } from './processes.js';
+import { cleanupAll, guardSignals, measureCli, median, onCleanup } from './processes.js';
 import { firstRun, ratv, serverDatabases, withDatabases } from './seed.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +52,8 @@ export interface ServeFigures {
   statusBytes: number;
   liveMs: number[];
   browserMs?: number[];
+  /** `oproc status CONFIG RATV --json` from the command line, start-up included. */
+  cliStatusMs?: number[];
 }
 
 const log = (message: string) =>
@@ -313,6 +315,13 @@ export async function benchServe(
     log(`status change to page: median ${median(liveMs).toFixed(0)} ms`);
     const browserMs = await browserRender(serve.url, 3);
     if (browserMs) log(`page rendered in chromium: median ${median(browserMs).toFixed(0)} ms`);
+    const cliStatusMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const cli = await measureCli(['status', dbs.config, ratv, '--json']);
+      if (cli.code !== 0 && cli.code !== 1) throw new Error(`oproc status exited ${cli.code}: ${cli.stderr.slice(-2000)}`);
+      cliStatusMs.push(cli.wallMs);
+    }
+    log(`oproc status --json: median ${median(cliStatusMs).toFixed(0)} ms`);
     return {
       server,
       loadAverage,
@@ -325,6 +334,7 @@ export async function benchServe(
       statusBytes,
       liveMs,
       browserMs,
+      cliStatusMs,
     };
   } finally {
     await serve.stop();
@@ -351,6 +361,11 @@ export function serveSection(f: ServeFigures, date: string): string {
     ...(f.browserMs
       ? [
           `| page rendered in chromium (HTML, scripts, status, charts) | ${ms(f.browserMs)} | < 1 s | ${verdict(median(f.browserMs), 1000)} |`,
+        ]
+      : []),
+    ...(f.cliStatusMs
+      ? [
+          `| \`oproc status CONFIG RATV --json\` from the command line (start-up included; ${f.cliStatusMs.length} runs) | ${ms(f.cliStatusMs)} | ≤ 1 s | ${verdict(median(f.cliStatusMs), 1000)} |`,
         ]
       : []),
     `| a grid client's status change, until a connected page's event stream has it (one status computation, plus 200 ms of debounce) | ${ms(f.liveMs)} | < 2 s | ${verdict(median(f.liveMs), 2000)} |`,

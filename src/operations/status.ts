@@ -3,6 +3,7 @@
  * document): pass counts per module and status, runs handled per day, each watcher's health and
  * backlog, the calibration locks and the last submissions.
  */
+import pMap from 'p-map';
 import { countConflicts } from '../engine/conflicts.js';
 import { DataflowReader } from '../engine/dataflow.js';
 import { OprocError } from '../errors.js';
@@ -164,6 +165,31 @@ function utcDay(date: Date): string {
 
 /** Grouped rows read per request when counting the distinct runs of each day. */
 const runPage = 5000;
+/** Days whose runs are read at once. */
+const daysInFlight = 4;
+
+/**
+ * The distinct runs given a pass of a RAT version on each past day, kept by a long-lived reader
+ * (`oproc serve`), so that a computation after a change reads today's runs only. A past day's runs
+ * change only when a pass created that day arrives later (another node's revision merged, a
+ * replication): an entry is read again after an hour.
+ */
+export class PastDayRuns {
+  private readonly days = new Map<string, { runs: readonly number[]; read: number }>();
+
+  constructor(private readonly maxAgeMs = 3_600_000) {}
+
+  get(ratv: string, day: string, now: number): readonly number[] | undefined {
+    const entry = this.days.get(`${ratv} ${day}`);
+    return entry && now - entry.read < this.maxAgeMs ? entry.runs : undefined;
+  }
+
+  /** Keeps a day's runs, and forgets days older than `oldest` (out of the window). */
+  set(ratv: string, day: string, runs: readonly number[], now: number, oldest: string): void {
+    this.days.set(`${ratv} ${day}`, { runs, read: now });
+    for (const key of this.days.keys()) if (key.slice(key.indexOf(' ') + 1) < oldest) this.days.delete(key);
+  }
+}
 
 async function handledPerDay(
   context: InsightContext,
@@ -176,10 +202,6 @@ async function handledPerDay(
   const first = dayList[0]!;
   const last = dayList[dayList.length - 1]!;
   // Passes: one reduced row per day, from the reductions CouchDB keeps, whatever the number of passes.
-  // Runs: one grouped row per (day, run) of the same view, so a run is counted once a day however many
-  // passes, modules, filetypes or submissions it had that day (the submissions' summaries counted it
-  // once per submission). That read grows with the runs handled: a day's reprocess of 200,000 runs
-  // is 200,000 grouped rows, read in pages.
   const passRows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
     startkey: [ratv, first],
     endkey: [ratv, last, {}],
@@ -190,31 +212,50 @@ async function handledPerDay(
     const day = (r.key as string[])[1]!;
     passes.set(day, (passes.get(day) ?? 0) + Number(r.value));
   }
-  const runs = new Map<string, number>();
+  // Runs: one grouped row per (day, run) of the same view, so a run is counted once a day however many
+  // passes, modules, filetypes or submissions it had that day (the submissions' summaries counted it
+  // once per submission). That read grows with the runs handled: a day's reprocess of 200,000 runs
+  // is 200,000 grouped rows. Only days with passes are read, several at once; a past day kept by
+  // the reader is not read again.
+  const cache = context.pastDayRuns;
+  const perDay = await pMap(
+    dayList,
+    async (day) => {
+      if (!passes.get(day)) return [];
+      const kept = day === last ? undefined : cache?.get(ratv, day, now.getTime());
+      if (kept) return kept;
+      const runs = await runsOfDay(context, ratv, day);
+      if (day !== last) cache?.set(ratv, day, runs, now.getTime(), first);
+      return runs;
+    },
+    { concurrency: daysInFlight },
+  );
   const distinct = new Set<number>();
-  let startkey: unknown[] = [ratv, first];
+  for (const runs of perDay) for (const run of runs) distinct.add(run);
+  return {
+    perDay: dayList.map((day, i) => ({ day, runs: perDay[i]!.length, passes: passes.get(day) ?? 0 })),
+    runs: distinct.size,
+  };
+}
+
+/** The distinct runs given a pass of `ratv` on `day`: the grouped keys of the day, in pages. */
+async function runsOfDay(context: InsightContext, ratv: string, day: string): Promise<number[]> {
+  const runs: number[] = [];
+  let startkey: unknown[] = [ratv, day];
   let skip = 0;
   for (;;) {
     const rows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
       startkey,
-      endkey: [ratv, last, {}],
+      endkey: [ratv, day, {}],
       groupLevel: 3,
       limit: runPage,
       skip,
     });
-    for (const r of rows) {
-      const [, day, run] = r.key as [string, string, number];
-      runs.set(day, (runs.get(day) ?? 0) + 1);
-      distinct.add(run);
-    }
-    if (rows.length < runPage) break;
+    for (const r of rows) runs.push((r.key as [string, string, number])[2]);
+    if (rows.length < runPage) return runs;
     startkey = rows[rows.length - 1]!.key as unknown[];
     skip = 1; // grouped keys are unique: the last one read is the only one to skip
   }
-  return {
-    perDay: dayList.map((day) => ({ day, runs: runs.get(day) ?? 0, passes: passes.get(day) ?? 0 })),
-    runs: distinct.size,
-  };
 }
 
 async function withBacklog(
