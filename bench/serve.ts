@@ -318,7 +318,8 @@ export async function benchServe(
     const cliStatusMs: number[] = [];
     for (let i = 0; i < 3; i++) {
       const cli = await measureCli(['status', dbs.config, ratv, '--json']);
-      if (cli.code !== 0 && cli.code !== 1) throw new Error(`oproc status exited ${cli.code}: ${cli.stderr.slice(-2000)}`);
+      if (cli.code !== 0 && cli.code !== 1)
+        throw new Error(`oproc status exited ${cli.code}: ${cli.stderr.slice(-2000)}`);
       cliStatusMs.push(cli.wallMs);
     }
     log(`oproc status --json: median ${median(cliStatusMs).toFixed(0)} ms`);
