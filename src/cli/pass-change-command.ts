@@ -6,8 +6,6 @@ import { passStatuses } from '../engine/types.js';
 import { ModuleCatalog } from '../modules/catalog.js';
 import {
   applyPassChanges,
-  changePassesAsRead,
-  modulesKnownBeforeReading,
   parsePassNumbers,
   planPassChanges,
   resolveStatuses,
@@ -16,7 +14,6 @@ import {
   type ChangedPass,
   type LeftPass,
   type PassChangeKind,
-  type PassChangeOutcome,
   type PassChangePlan,
   type PassChangeRequest,
 } from '../operations/pass-changes.js';
@@ -104,20 +101,14 @@ export abstract class PassChangeCommand extends OprocCommand {
     const db = await this.openDatabases(config, { processing: true }, { create: false });
     const unknown = await unknownRatv(db.processing, catalog.ratvs(), typed.ratv);
     if (unknown) throw unknown;
-    const by = { by: whoAmI(), now: new Date() };
-    // Asked nobody first (--yes): each page's changes are written while the next is read.
-    if (
-      (flags as ChangeFlags).yes &&
-      !(flags as ChangeFlags)['dry-run'] &&
-      modulesKnownBeforeReading(request)
-    ) {
-      const { plan, outcome } = await changePassesAsRead(db.processing, request, by);
-      this.planWarnings(plan);
-      if (plan.matched.length === 0) return this.finish(this.nothingMatched(plan));
-      return this.changed(request.ratv, outcome);
-    }
     const plan = await planPassChanges(db.processing, request);
-    this.planWarnings(plan);
+    for (const w of plan.warnings) this.warning(`skipped document ${w.id}: ${w.problem}`);
+    const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));
+    if (this.kind === 'retry' && forced.length)
+      this.warning(
+        `${plural(forced.length, 'pass')} ${forced.length === 1 ? 'is' : 'are'} submitted or running: if ${forced.length === 1 ? 'its' : 'their'} grid job is still alive, the job may run twice`,
+      );
+
     if (plan.matched.length === 0) return this.finish(this.nothingMatched(plan));
     if ((flags as ChangeFlags)['dry-run']) {
       const changes = wouldChange(plan);
@@ -131,21 +122,8 @@ export abstract class PassChangeCommand extends OprocCommand {
       this.log('Nothing changed.');
       return this.finish({ changed: [], left: plan.left, dry_run: false });
     }
-    return this.changed(request.ratv, await applyPassChanges(db.processing, plan, by));
-  }
-
-  /** Documents skipped as not job documents, and (retry) passes that may still run on the grid. */
-  private planWarnings(plan: PassChangePlan): void {
-    for (const w of plan.warnings) this.warning(`skipped document ${w.id}: ${w.problem}`);
-    const forced = plan.matched.filter((m) => (forceStatuses as readonly string[]).includes(m.status));
-    if (this.kind === 'retry' && forced.length)
-      this.warning(
-        `${plural(forced.length, 'pass')} ${forced.length === 1 ? 'is' : 'are'} submitted or running: if ${forced.length === 1 ? 'its' : 'their'} grid job is still alive, the job may run twice`,
-      );
-  }
-
-  private changed(ratv: string, outcome: PassChangeOutcome): PassChangeResult {
-    const what = `${plural(outcome.changed.length, 'pass')} of RAT ${ratv} ${verbs[this.kind].past}`;
+    const outcome = await applyPassChanges(db.processing, plan, { by: whoAmI(), now: new Date() });
+    const what = `${plural(outcome.changed.length, 'pass')} of RAT ${request.ratv} ${verbs[this.kind].past}`;
     this.listing(outcome.changed, `${what}.`);
     return this.finish({ ...outcome, dry_run: false });
   }

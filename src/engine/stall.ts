@@ -17,13 +17,23 @@ export function stallLimitMs(watch: {
 }
 
 /**
+ * Calls that may wait long without failing and are not stalls: a view read waits for the server
+ * to build its index (minutes on millions of documents, after an upgrade or a large reprocess), and
+ * the stores bound that wait by their own rule (a server showing no build under way is given up).
+ */
+const patientCalls = new Set<string | symbol>(['queryView']);
+
+/**
  * What a watcher's heartbeat renews on: proof that its loop still moves. Progress is a database call
- * that ended (answered or failed) through a store this watchdog wraps, or a turn of the loop. A
- * watcher parked on a promise nothing settles makes none; then its heartbeat must stop, or its
- * lease stays live for weeks while no run is handled and no standby may take over.
+ * that ended (answered or failed) through a store this watchdog wraps, a view read still waiting
+ * for its index, or a turn of the loop. A watcher parked on a promise nothing settles makes none;
+ * then its heartbeat must stop, or its lease stays live for weeks while no run is handled and no
+ * standby may take over.
  */
 export class Watchdog {
   private last: number;
+  /** View reads under way (`patientCalls`). */
+  private waitingForViews = 0;
   private stalledError: OprocError | undefined;
   private fire!: (error: OprocError) => void;
   private readonly stalled: Promise<never>;
@@ -56,6 +66,7 @@ export class Watchdog {
    */
   check(): boolean {
     if (this.stalledError) return false;
+    if (this.waitingForViews > 0) this.progress();
     const idleMs = this.now() - this.last;
     if (idleMs <= this.limitMs) return true;
     this.stalledError = new OprocError(
@@ -74,13 +85,21 @@ export class Watchdog {
   /** `target` with each promise its methods return counted as progress when it settles. */
   watch<T extends object>(target: T): T {
     const progress = () => this.progress();
+    const waiting = (by: number) => (this.waitingForViews += by);
     return new Proxy(target, {
       get(object, key, receiver) {
         const value = Reflect.get(object, key, receiver) as unknown;
         if (typeof value !== 'function') return value;
+        const patient = patientCalls.has(key);
         return (...args: unknown[]) => {
           const result = (value as (...a: unknown[]) => unknown).apply(object, args);
-          return result instanceof Promise ? result.finally(progress) : result;
+          if (!(result instanceof Promise)) return result;
+          if (!patient) return result.finally(progress);
+          waiting(1);
+          return result.finally(() => {
+            waiting(-1);
+            progress();
+          });
         };
       },
     });

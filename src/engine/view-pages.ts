@@ -2,40 +2,44 @@ import type { DocumentStore, ViewKey, ViewRow } from '../backends/types.js';
 
 /**
  * The rows of a view between two keys (inclusive), a page at a time. Each page restarts at the
- * previous page's last key, skipping the rows already read with that key: one where keys are unique,
- * more where several rows share a key. So no row is read twice or missed, whatever the page size, and
- * no `_find` bookmark is needed (pouchdb-server ignores them: DESIGN.md 8).
+ * previous page's last key, inclusive, and drops the rows of that key it has already given (by
+ * document id). So no row is read twice or missed, whatever the page size, and no `_find` bookmark
+ * is needed (pouchdb-server ignores them: DESIGN.md 8). Not `skip`: a row at the last key that
+ * left the view meanwhile (a grid client, or the reader itself, changed its document) would make
+ * `skip=1` pass over the next row instead.
  */
 export async function* viewPages(
   store: DocumentStore,
   design: string,
   view: string,
-  range: { startkey: ViewKey; endkey: ViewKey; pageSize: number; includeDocs?: boolean },
+  range: {
+    startkey: ViewKey;
+    endkey: ViewKey;
+    pageSize: number;
+    includeDocs?: boolean;
+  },
 ): AsyncGenerator<ViewRow[]> {
   let startkey = range.startkey;
-  let skip = 0;
+  /** Ids of the rows already given with the key `startkey`. */
+  let given = new Set<string>();
   for (;;) {
+    const limit = range.pageSize + given.size;
     const rows = await store.queryView(design, view, {
       startkey,
       endkey: range.endkey,
-      skip,
-      limit: range.pageSize,
+      limit,
       includeDocs: range.includeDocs,
     });
-    if (rows.length) yield rows;
-    if (rows.length < range.pageSize) return;
+    const fresh = given.size ? rows.filter((r) => !(given.has(r.id) && sameKey(r.key, startkey))) : rows;
+    if (fresh.length) yield fresh;
+    if (rows.length < limit) return;
     const lastKey = rows[rows.length - 1]!.key;
-    const atLastKey = trailingWithKey(rows, lastKey);
-    // A page made only of rows with the key it started at: skip those too, as well as the earlier ones.
-    skip = atLastKey === rows.length && sameKey(lastKey, startkey) ? skip + atLastKey : atLastKey;
+    // A page that stayed on its first key adds to the ids given with it.
+    const next = sameKey(lastKey, startkey) ? given : new Set<string>();
+    for (const row of rows) if (sameKey(row.key, lastKey)) next.add(row.id);
+    given = next;
     startkey = lastKey;
   }
-}
-
-function trailingWithKey(rows: readonly ViewRow[], key: unknown): number {
-  let n = 0;
-  while (n < rows.length && sameKey(rows[rows.length - 1 - n]!.key, key)) n++;
-  return n;
 }
 
 function sameKey(a: unknown, b: unknown): boolean {

@@ -23,7 +23,6 @@ import {
   exactPasses,
   jobShapeProblem,
   readSourceDocuments,
-  readSourcePages,
   sortPasses,
   type DocumentWarning,
   type PassSource,
@@ -175,83 +174,10 @@ export async function planPassChanges(
   request: PassChangeRequest,
   limits?: ReadLimits,
 ): Promise<PassChangePlan> {
-  const stored = await readSourceDocuments(store, request.source, exactModules(request), limits, {
-    ratv: request.ratv,
-    statuses: request.statuses,
-  });
-  checkModulePatterns(request, stored);
-  return planFromDocuments(request, stored);
-}
-
-/** The module names to read job documents by id with, when every `-m` is an exact name. */
-function exactModules(request: PassChangeRequest): readonly string[] | undefined {
-  return request.modules.length > 0 && !request.modules.some(isGlob) ? request.modules : undefined;
-}
-
-/**
- * Plans and makes the changes as the documents are read: each page's changes are written while the
- * next page is read (two pages' writes in flight at most). For a change that asks nobody first
- * (`--yes`) and whose `-m` patterns each name a module of the processing information (checked
- * before anything is read, as `planPassChanges` checks them after). The plan returned is every
- * page's, merged.
- */
-export async function changePassesAsRead(
-  store: DocumentStore,
-  request: PassChangeRequest,
-  options: { by: string; now: Date; limits?: ReadLimits },
-): Promise<{ plan: PassChangePlan; outcome: PassChangeOutcome }> {
-  if (!modulesKnownBeforeReading(request))
-    throw new Error('changePassesAsRead needs -m patterns that name modules of the processing information');
-  const pages = readSourcePages(store, request.source, exactModules(request), options.limits, {
-    ratv: request.ratv,
-    statuses: request.statuses,
-  });
-  const parts: PassChangePlan[] = [];
-  const writing = new Set<Promise<unknown>>();
-  const outcomes: Promise<PassChangeOutcome>[] = [];
-  for await (const page of pages) {
-    const part = planFromDocuments(request, page);
-    parts.push(part);
-    if (part.matched.length === 0) continue;
-    const outcome = applyPassChanges(store, part, options);
-    outcomes.push(outcome);
-    const settled: Promise<unknown> = outcome.then(
-      () => writing.delete(settled),
-      () => writing.delete(settled),
-    );
-    writing.add(settled);
-    if (writing.size >= 2) await Promise.race(writing);
-  }
-  const done = await Promise.all(outcomes);
-  const plan: PassChangePlan = {
-    request,
-    matched: sortPasses(parts.flatMap((p) => p.matched)),
-    left: sortPasses(parts.flatMap((p) => p.left)),
-    warnings: parts.flatMap((p) => p.warnings),
-    ratvSeen: parts.some((p) => p.ratvSeen),
-    docs: new Map(parts.flatMap((p) => [...p.docs])),
-  };
-  const outcome: PassChangeOutcome = {
-    changed: sortPasses(done.flatMap((o) => o.changed)),
-    // A page with nothing matched has no outcome: what it left is the plan's.
-    left: sortPasses([
-      ...done.flatMap((o) => o.left),
-      ...parts.filter((p) => p.matched.length === 0).flatMap((p) => p.left),
-    ]),
-  };
-  return { plan, outcome };
-}
-
-/** Whether every `-m` pattern names a module of the processing information (none given: yes). */
-export function modulesKnownBeforeReading(request: PassChangeRequest): boolean {
-  const known = request.knownModules;
-  if (request.modules.length === 0) return true;
-  if (!known?.length) return false;
-  return request.modules.every((pattern) => known.some((name) => picomatch(pattern)(name)));
-}
-
-/** The passes of documents read that match the selection. */
-function planFromDocuments(request: PassChangeRequest, stored: readonly StoredDocument[]): PassChangePlan {
+  const exact = request.modules.length > 0 && !request.modules.some(isGlob) ? request.modules : undefined;
+  // A run range is read through the view of passes by RAT version and status: what matches only.
+  const index = { ratv: request.ratv, statuses: request.statuses };
+  const stored = await readSourceDocuments(store, request.source, exact, limits, index);
   const warnings: DocumentWarning[] = [];
   const docs = new Map<string, JobDocument>();
   const accept = (doc: StoredDocument): JobDocument | undefined => {
@@ -263,6 +189,7 @@ function planFromDocuments(request: PassChangeRequest, stored: readonly StoredDo
     const job = accept(doc);
     if (job) docs.set(job._id, job);
   }
+  checkModulePatterns(request, docs);
 
   let candidates: PassRef[];
   const left: LeftPass[] = [];
@@ -304,11 +231,8 @@ function moduleMatcher(patterns: readonly string[]): (module: string) => boolean
 }
 
 /** A `-m` pattern that names no module of the RAT version nor of any document read is a usage error. */
-function checkModulePatterns(request: PassChangeRequest, docs: readonly StoredDocument[]): void {
-  const names = new Set([
-    ...(request.knownModules ?? []),
-    ...docs.flatMap((d) => (jobShapeProblem(d) ? [] : [d.module as string])),
-  ]);
+function checkModulePatterns(request: PassChangeRequest, docs: ReadonlyMap<string, JobDocument>): void {
+  const names = new Set([...(request.knownModules ?? []), ...[...docs.values()].map((d) => d.module)]);
   for (const pattern of request.modules) {
     const matcher = picomatch(pattern);
     if ([...names].some((name) => matcher(name))) continue;

@@ -117,31 +117,11 @@ export async function readSourceDocuments(
   limits: ReadLimits = defaultLimits,
   passes?: PassIndex,
 ): Promise<StoredDocument[]> {
-  const all: StoredDocument[] = [];
-  for await (const page of readSourcePages(store, source, modules, limits, passes)) all.push(...page);
-  return all;
-}
-
-/**
- * `readSourceDocuments` as it is read: a page of documents at a time (a view page, or every
- * document read by id at once), each document once.
- */
-export async function* readSourcePages(
-  store: DocumentStore,
-  source: PassSource,
-  modules: readonly string[] | undefined,
-  limits: ReadLimits = defaultLimits,
-  passes?: PassIndex,
-): AsyncGenerator<StoredDocument[]> {
-  if (source.kind === 'exactly') {
-    yield [...(await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize)).values()];
-  } else if (source.kind === 'runs') {
-    yield* readRuns(store, source.runs, modules, limits);
-  } else if (passes) {
-    yield* readByStatus(store, passes, source.from ?? 0, source.to ?? maxRun, limits);
-  } else {
-    yield* readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
-  }
+  if (source.kind === 'exactly')
+    return [...(await readByIds(store, uniqueJobIds(source.entries), limits.chunkSize)).values()];
+  if (source.kind === 'runs') return readRuns(store, source.runs, modules, limits);
+  if (passes) return readByStatus(store, passes, source.from ?? 0, source.to ?? maxRun, limits);
+  return readRange(store, source.from ?? 0, source.to ?? maxRun, limits.pageSize);
 }
 
 /** A run range read only for the job documents holding a pass of `ratv` in one of `statuses`. */
@@ -157,14 +137,14 @@ export interface PassIndex {
  * statuses, not by the job documents of the range, and reads each document in the same request
  * as its row, not in a second round of reads by id.
  */
-async function* readByStatus(
+async function readByStatus(
   store: DocumentStore,
   index: PassIndex,
   first: RunNumber,
   last: RunNumber,
   limits: ReadLimits,
-): AsyncGenerator<StoredDocument[]> {
-  const seen = new Set<string>();
+): Promise<StoredDocument[]> {
+  const found = new Map<string, StoredDocument>();
   for (const status of new Set(index.statuses)) {
     const range = {
       startkey: [index.ratv, status, first],
@@ -172,16 +152,10 @@ async function* readByStatus(
       pageSize: limits.pageSize,
       includeDocs: true,
     };
-    for await (const rows of viewPages(store, processingDesign.name, passesView, range)) {
-      const page: StoredDocument[] = [];
-      for (const row of rows) {
-        if (!row.doc || seen.has(row.id)) continue;
-        seen.add(row.id);
-        page.push(row.doc);
-      }
-      if (page.length) yield page;
-    }
+    for await (const rows of viewPages(store, processingDesign.name, passesView, range))
+      for (const row of rows) if (row.doc) found.set(row.id, row.doc);
   }
+  return [...found.values()];
 }
 
 /** The view's map function already checks type, run and module; this also guards direct reads. */
@@ -271,39 +245,39 @@ async function readByIds(
  * The job documents of given runs: by id when the modules are given; otherwise the module names are
  * unknown, so nearby runs are read together as view ranges (one range per cluster, not per run).
  */
-async function* readRuns(
+async function readRuns(
   store: DocumentStore,
   runs: readonly RunNumber[],
   modules: readonly string[] | undefined,
   limits: ReadLimits,
-): AsyncGenerator<StoredDocument[]> {
+): Promise<StoredDocument[]> {
   if (modules?.length) {
     const wanted = [...new Set(runs)].flatMap((run) => modules.map((module) => ids.job(run, module)));
-    yield [...(await readByIds(store, wanted, limits.chunkSize)).values()];
-    return;
+    return [...(await readByIds(store, wanted, limits.chunkSize)).values()];
   }
   const wanted = new Set(runs);
+  const docs: StoredDocument[] = [];
   for (const [first, last] of clusters(
     [...wanted].sort((a, b) => a - b),
     clusterGap,
   )) {
-    for await (const page of readRange(store, first, last, limits.pageSize)) {
-      const docs = page.filter((doc) => wanted.has(doc.run as RunNumber));
-      if (docs.length) yield docs;
+    for (const doc of await readRange(store, first, last, limits.pageSize)) {
+      if (wanted.has(doc.run as RunNumber)) docs.push(doc);
     }
   }
+  return docs;
 }
 
 /** Job documents of runs `first..last` through the view, one page at a time. */
-async function* readRange(
+async function readRange(
   store: DocumentStore,
   first: RunNumber,
   last: RunNumber,
   pageSize: number,
-): AsyncGenerator<StoredDocument[]> {
+): Promise<StoredDocument[]> {
+  const docs: StoredDocument[] = [];
   const range = { startkey: [first], endkey: [last, {}], pageSize, includeDocs: true };
-  for await (const rows of viewPages(store, processingDesign.name, jobsView, range)) {
-    const docs = rows.flatMap((row) => (row.doc ? [row.doc] : []));
-    if (docs.length) yield docs;
-  }
+  for await (const rows of viewPages(store, processingDesign.name, jobsView, range))
+    for (const row of rows) if (row.doc) docs.push(row.doc);
+  return docs;
 }

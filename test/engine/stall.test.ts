@@ -50,4 +50,20 @@ describe('engine: a watcher stalls when nothing moves', () => {
     now = 5_001;
     expect(watchdog.check()).to.equal(false);
   });
+
+  it('does not count a view read waiting for its index as a stall', async () => {
+    let now = 0;
+    const watchdog = new Watchdog(5_000, () => now);
+    let built!: () => void;
+    const store = watchdog.watch({
+      queryView: () => new Promise<void>((resolve) => (built = resolve)),
+    });
+    const reading = store.queryView();
+    now = 60_000;
+    expect(watchdog.check(), 'a minute into an index build').to.equal(true);
+    built();
+    await reading;
+    now = 65_001;
+    expect(watchdog.check(), 'nothing since the view answered').to.equal(false);
+  });
 });

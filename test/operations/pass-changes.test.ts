@@ -10,9 +10,6 @@ import type { DocumentStore, StoredDocument } from '../../src/backends/types.js'
 import type { JobDocument, Pass } from '../../src/engine/types.js';
 import {
   applyPassChanges,
-  changePassesAsRead,
-  modulesKnownBeforeReading,
-  planPassChanges,
   targetStatus,
   type PassChangeKind,
   type PassChangePlan,
@@ -192,94 +189,3 @@ for (const kind of serverKinds) {
     }
   });
 }
-
-describeKind('servers', 'retry and cancel page by page, writing while reading (pouchdb-server)', function () {
-  this.timeout(120_000);
-  let s: Scenario;
-  before(async () => {
-    s = await scenario('servers');
-  });
-  after(async () => s?.cleanup());
-
-  it('change what reading everything first would, each document once, with pages of 3 rows', async () => {
-    // 20 runs: every third has a failed Processing pass, every fifth two failed passes (adjacent
-    // view rows that a page may split), the rest completed.
-    const first = 300500;
-    const docs: StoredDocument[] = [];
-    for (let i = 0; i < 20; i++) {
-      const statuses = i % 5 === 0 ? ['failed', 'failed'] : i % 3 === 0 ? ['failed'] : ['completed'];
-      const passes = statuses.map((status, n) => ({ ...pass(status), pass: n }));
-      docs.push({
-        _id: `job_${first + i}_Processing`,
-        type: 'job',
-        run: first + i,
-        module: 'Processing',
-        passes,
-      });
-    }
-    await s.withDatabases((db) => db.processing.bulkWrite(docs));
-    const request = {
-      kind: 'retry' as const,
-      ratv: '9.9.0',
-      source: { kind: 'range' as const, from: first, to: first + 19 },
-      modules: [],
-      passes: [],
-      statuses: ['failed' as const],
-      lastPass: false,
-      knownModules: ['Processing'],
-    };
-    const limits = { chunkSize: 3, pageSize: 3 };
-    const planned = await s.withDatabases((db) => planPassChanges(db.processing, request, limits));
-    expect(planned.matched).to.have.length(13);
-    let writes = 0;
-    const { plan, outcome } = await s.withDatabases((db) => {
-      const store = new Proxy(db.processing, {
-        get(target, key, receiver) {
-          if (key !== 'bulkWrite') return Reflect.get(target, key, receiver) as unknown;
-          return (batch: readonly StoredDocument[]) => {
-            writes++;
-            return target.bulkWrite(batch);
-          };
-        },
-      });
-      return changePassesAsRead(store, request, { by, now, limits });
-    });
-    expect(plan.matched).to.deep.equal(planned.matched);
-    expect(outcome.left).to.deep.equal([]);
-    expect(outcome.changed.map((c) => `${c.run}#${c.pass}`)).to.deep.equal(
-      planned.matched.map((m) => `${m.run}#${m.pass}`),
-    );
-    expect(writes, 'a write per page that matched, not one at the end').to.be.greaterThan(1);
-    for (let i = 0; i < 20; i++) {
-      const stored = (await s.job(first + i, 'Processing'))!;
-      const failedBefore = i % 5 === 0 ? 2 : i % 3 === 0 ? 1 : 0;
-      expect(
-        stored.passes.filter((p) => p.status === 'waiting'),
-        `run ${first + i}`,
-      ).to.have.length(failedBefore);
-      for (const p of stored.passes.filter((x) => x.status === 'waiting'))
-        expect(p.retries, `run ${first + i} pass ${p.pass}: retried once`).to.have.length(1);
-    }
-  });
-
-  it('is only for -m patterns the processing information names', () => {
-    const base = {
-      kind: 'cancel' as const,
-      ratv: '9.9.0',
-      source: { kind: 'range' as const },
-      passes: [],
-      statuses: [],
-      lastPass: false,
-    };
-    expect(modulesKnownBeforeReading({ ...base, modules: [], knownModules: undefined })).to.equal(true);
-    expect(modulesKnownBeforeReading({ ...base, modules: ['Ana*'], knownModules: ['Analysis'] })).to.equal(
-      true,
-    );
-    expect(modulesKnownBeforeReading({ ...base, modules: ['Old'], knownModules: ['Analysis'] })).to.equal(
-      false,
-    );
-    expect(modulesKnownBeforeReading({ ...base, modules: ['Analysis'], knownModules: undefined })).to.equal(
-      false,
-    );
-  });
-});
