@@ -17,11 +17,13 @@ export function stallLimitMs(watch: {
 }
 
 /**
- * Calls that may wait long without failing and are not stalls: a view read waits for the server
- * to build its index (minutes on millions of documents, after an upgrade or a large reprocess), and
- * the stores bound that wait by their own rule (a server showing no build under way is given up).
+ * Calls that may wait long without failing: a view read waits for the server to build its index
+ * (minutes on millions of documents, after an upgrade or a large reprocess). Each counts as
+ * progress for up to `patience` times the limit, not forever: a server that stopped answering
+ * (pouchdb-server shows no build) would otherwise hold the watcher as before.
  */
 const patientCalls = new Set<string | symbol>(['queryView']);
+const patience = 10;
 
 /**
  * What a watcher's heartbeat renews on: proof that its loop still moves. Progress is a database call
@@ -32,8 +34,8 @@ const patientCalls = new Set<string | symbol>(['queryView']);
  */
 export class Watchdog {
   private last: number;
-  /** View reads under way (`patientCalls`). */
-  private waitingForViews = 0;
+  /** When each view read under way (`patientCalls`) began. */
+  private readonly viewReads = new Set<{ since: number }>();
   private stalledError: OprocError | undefined;
   private fire!: (error: OprocError) => void;
   private readonly stalled: Promise<never>;
@@ -66,7 +68,8 @@ export class Watchdog {
    */
   check(): boolean {
     if (this.stalledError) return false;
-    if (this.waitingForViews > 0) this.progress();
+    const now = this.now();
+    for (const read of this.viewReads) if (now - read.since <= patience * this.limitMs) this.progress();
     const idleMs = this.now() - this.last;
     if (idleMs <= this.limitMs) return true;
     this.stalledError = new OprocError(
@@ -85,7 +88,8 @@ export class Watchdog {
   /** `target` with each promise its methods return counted as progress when it settles. */
   watch<T extends object>(target: T): T {
     const progress = () => this.progress();
-    const waiting = (by: number) => (this.waitingForViews += by);
+    const reads = this.viewReads;
+    const now = this.now;
     return new Proxy(target, {
       get(object, key, receiver) {
         const value = Reflect.get(object, key, receiver) as unknown;
@@ -95,9 +99,10 @@ export class Watchdog {
           const result = (value as (...a: unknown[]) => unknown).apply(object, args);
           if (!(result instanceof Promise)) return result;
           if (!patient) return result.finally(progress);
-          waiting(1);
+          const read = { since: now() };
+          reads.add(read);
           return result.finally(() => {
-            waiting(-1);
+            reads.delete(read);
             progress();
           });
         };
