@@ -22,7 +22,7 @@ const stallSeconds = 6;
  * nothing. The suite runs its own pouchdb-server, so the shared one is never paused.
  */
 describe('reliability: a stalled watcher gives way (own pouchdb-server + PostgreSQL)', function () {
-  this.timeout(240_000);
+  this.timeout(300_000);
   let servers: OwnServers;
   let s: Scenario;
   let paused = false;
@@ -69,14 +69,14 @@ describe('reliability: a stalled watcher gives way (own pouchdb-server + Postgre
     const pausedAt = Date.now();
     const exit = await Promise.race([
       holder.exit,
-      new Promise<undefined>((resolve) => setTimeout(resolve, 90_000, undefined)),
+      new Promise<undefined>((resolve) => setTimeout(resolve, 150_000, undefined)),
     ]);
     const stalledAfter = (Date.now() - pausedAt) / 1000;
     process.kill(servers.couch.pid, 'SIGCONT');
     paused = false;
     if (!exit) {
       signal(holder, 'SIGKILL');
-      expect.fail(`the holder still ran 90 s after its database stopped answering:\n${holder.stderr()}`);
+      expect.fail(`the holder still ran 150 s after its database stopped answering:\n${holder.stderr()}`);
     }
     console.log(
       `      figures: the stalled holder exited ${stalledAfter.toFixed(1)} s after its server was paused`,
@@ -85,9 +85,10 @@ describe('reliability: a stalled watcher gives way (own pouchdb-server + Postgre
     expect(holder.stderr()).to.match(
       new RegExp(`no progress for \\d+ s \\(limit ${stallSeconds} s\\).*another watcher can take over`),
     );
-    // The stall limit, the heartbeat's check (every third of the lease), up to 10 s for the release
-    // and the process's own exit: well under the client's 120 s request timeout.
-    expect(stalledAfter).to.be.within(stallSeconds, 45);
+    // The stall limit (eleven limits when the call that hangs is a view read, which may be waiting
+    // for its index), the heartbeat's check (every third of the lease), up to 10 s for the release
+    // and the process's own exit. A view read on pouchdb-server is never given up by the client.
+    expect(stalledAfter).to.be.within(stallSeconds, 11 * stallSeconds + 30);
 
     await waitFor('the standby to take the lease', async () => (await lease())?.host === 'host-b', 60_000);
     expect(standby.stderr()).to.match(/took (over )?the lease lease_watch_9\.9\.0_L2/);
