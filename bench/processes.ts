@@ -82,13 +82,13 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Spawns `node bin/run.js ARGS` in its own process group, tracked for cleanup. */
 /**
  * Node options for every oproc process the bench starts, from OPROC_BENCH_NODE_ARGS: e.g.
  * `--cpu-prof --cpu-prof-dir=DIR` for a CPU profile of each (not allowed in NODE_OPTIONS).
  */
 const nodeArgs = (process.env.OPROC_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
+/** Spawns `node bin/run.js ARGS` in its own process group, tracked for cleanup. */
 export function spawnCli(args: readonly string[], wrap: readonly string[] = []): ChildProcess {
   const [file, argv] =
     wrap.length > 0

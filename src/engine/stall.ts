@@ -69,8 +69,8 @@ export class Watchdog {
   check(): boolean {
     if (this.stalledError) return false;
     const now = this.now();
-    for (const read of this.viewReads) if (now - read.since <= patience * this.limitMs) this.progress();
-    const idleMs = this.now() - this.last;
+    if ([...this.viewReads].some((read) => now - read.since <= patience * this.limitMs)) this.last = now;
+    const idleMs = now - this.last;
     if (idleMs <= this.limitMs) return true;
     this.stalledError = new OprocError(
       `no progress for ${Math.round(idleMs / 1000)} s (limit ${Math.round(this.limitMs / 1000)} s): no database call ended and no cycle turned; stopped so that another watcher can take over`,

@@ -12,12 +12,7 @@ export async function* viewPages(
   store: DocumentStore,
   design: string,
   view: string,
-  range: {
-    startkey: ViewKey;
-    endkey: ViewKey;
-    pageSize: number;
-    includeDocs?: boolean;
-  },
+  range: { startkey: ViewKey; endkey: ViewKey; pageSize: number; includeDocs?: boolean },
 ): AsyncGenerator<ViewRow[]> {
   let startkey = range.startkey;
   /** Ids of the rows already given with the key `startkey`. */

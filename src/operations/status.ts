@@ -175,7 +175,7 @@ const daysInFlight = 4;
  * replication): an entry is read again after an hour.
  */
 export class PastDayRuns {
-  private readonly days = new Map<string, { runs: readonly number[]; read: number }>();
+  private readonly days = new Map<string, { day: string; runs: readonly number[]; read: number }>();
 
   constructor(private readonly maxAgeMs = 3_600_000) {}
 
@@ -186,8 +186,8 @@ export class PastDayRuns {
 
   /** Keeps a day's runs, and forgets days older than `oldest` (out of the window). */
   set(ratv: string, day: string, runs: readonly number[], now: number, oldest: string): void {
-    this.days.set(`${ratv} ${day}`, { runs, read: now });
-    for (const key of this.days.keys()) if (key.slice(key.indexOf(' ') + 1) < oldest) this.days.delete(key);
+    this.days.set(`${ratv} ${day}`, { day, runs, read: now });
+    for (const [key, entry] of this.days) if (entry.day < oldest) this.days.delete(key);
   }
 }
 
