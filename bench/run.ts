@@ -5,8 +5,8 @@
  *
  *   tsx bench/run.ts [--sizes 10000,50000,200000] [--pouchdb-sizes 10000,50000] [--servers couchdb,pouchdb-server]
  *                    [--subruns 3] [--no-embedded] [--embedded-runs 10000] [--no-watch] [--no-write]
- *                    [--no-ops] [--ops-jobs 300000] [--ops-passes 10000]
- *                    [--serve-jobs 300000 (0: no status page scenario)]
+ *                    [--no-ops] [--ops-jobs 40000] [--ops-passes 10000]
+ *                    [--serve-jobs 300000 (0: no status page scenario)] [--serve-pouchdb-jobs 20000]
  *   tsx bench/run.ts --soak 2h                          (only the soak: bench/soak.ts)
  *   OPROC_BENCH_SIZES=10000 tsx bench/run.ts          (a quick run: these sizes on every server)
  *   tsx bench/run.ts --from-json RESULTS.json          (the report again from a run's printed results)
@@ -48,7 +48,7 @@ import {
   type BenchDatabases,
   type Workload,
 } from './seed.js';
-import { benchServe, writeServeSection } from './serve.js';
+import { serveScenarios, writeServeSection, type ServePlan } from './serve.js';
 import { parseDuration, soak } from './soak.js';
 import { watchLatency } from './watch.js';
 
@@ -65,8 +65,10 @@ export interface Options {
   ops: boolean;
   opsJobs: number;
   opsPasses: number;
-  /** Job documents of the status page scenario (bench/serve.ts); 0 skips it. */
+  /** Job documents of the status page scenario (bench/serve.ts) on Apache CouchDB; 0 skips it. */
   serveJobs: number;
+  /** The same on pouchdb-server and the embedded backends; 0 leaves them out. */
+  servePouchJobs: number;
   /** Re-render the report from results printed by an earlier run, measuring nothing. */
   fromJson?: string;
   /** Only the soak (bench/soak.ts), for this many milliseconds. */
@@ -92,9 +94,10 @@ function options(): Options {
       'no-watch': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       'no-ops': { type: 'boolean', default: false },
-      'ops-jobs': { type: 'string', default: '300000' },
+      'ops-jobs': { type: 'string', default: '40000' },
       'ops-passes': { type: 'string', default: '10000' },
       'serve-jobs': { type: 'string', default: '300000' },
+      'serve-pouchdb-jobs': { type: 'string', default: '20000' },
       'from-json': { type: 'string' },
       soak: { type: 'string' },
     },
@@ -113,6 +116,7 @@ function options(): Options {
     opsJobs: Number(values['ops-jobs']),
     opsPasses: Number(values['ops-passes']),
     serveJobs: Number(values['serve-jobs']),
+    servePouchJobs: Number(values['serve-pouchdb-jobs']),
     fromJson: values['from-json'],
     soakMs: values.soak === undefined ? undefined : parseDuration(values.soak),
   };
@@ -492,25 +496,31 @@ async function main(): Promise<void> {
     log('wrote docs/PERFORMANCE.md and docs/performance.svg');
   }
   // After the report: it rewrites PERFORMANCE.md, and the status page's section goes in after.
-  if (opts.serveJobs > 0) {
+  if (servePlan(opts).length > 0) {
     log('status page');
-    const serve = await serveScenario(dir, postgres, opts.serveJobs);
+    const serve = await serveScenarios(dir, postgres, servePlan(opts));
     console.log(JSON.stringify({ serve }, null, 2));
     if (opts.write) await writeServeSection(serve);
   }
 }
 
-/** The status page on Apache CouchDB from the kit where it is there (its stored reductions), else pouchdb-server. */
-async function serveScenario(dir: string, postgres: RunningServer, jobs: number) {
-  const apache = !apacheCouchMissing();
-  const couch = apache ? await startApacheCouch() : await startCouch();
-  onCleanup("the status page scenario's CouchDB", () => couch.stop());
-  try {
-    const server = apache ? 'Apache CouchDB 3.5.0' : 'pouchdb-server';
-    return await benchServe(dir, { couch, postgres }, jobs, server);
-  } finally {
-    await couch.stop();
-  }
+/**
+ * The status page and `oproc status`: Apache CouchDB from the kit where it is there (its stored
+ * reductions) at the experiment's scale, then pouchdb-server and the embedded backends at the size
+ * issue 21 holds them to.
+ */
+function servePlan(opts: Options): ServePlan[] {
+  return [
+    ...(opts.servers.includes('couchdb') && opts.serveJobs > 0
+      ? [{ server: 'couchdb' as const, jobs: opts.serveJobs }]
+      : []),
+    ...(opts.servers.includes('pouchdb-server') && opts.servePouchJobs > 0
+      ? [{ server: 'pouchdb-server' as const, jobs: opts.servePouchJobs }]
+      : []),
+    ...(opts.embedded && opts.servePouchJobs > 0
+      ? [{ server: 'embedded' as const, jobs: opts.servePouchJobs }]
+      : []),
+  ];
 }
 
 try {
