@@ -4,7 +4,7 @@ import { OprocCommand } from '../base-command.js';
 import { usageError } from '../errors.js';
 import { ModuleCatalog } from '../modules/catalog.js';
 import { insightContext } from '../operations/insight.js';
-import { PastDayRuns } from '../operations/status.js';
+import { PastDays } from '../operations/status.js';
 import { startStatusServer } from '../serve/server.js';
 import { closeHttpConnections } from '../util/http.js';
 
@@ -66,7 +66,7 @@ export default class Serve extends OprocCommand {
       this.warn(`listening on ${flags.host}: the page is visible to other machines (it is read-only)`);
     }
     const server = await startStatusServer({
-      context: { ...insightContext(db, config, catalog, 'oproc-serve'), pastDayRuns: new PastDayRuns() },
+      context: { ...insightContext(db, config, catalog, 'oproc-serve'), pastDays: new PastDays() },
       ratvs: catalog.ratvs(),
       embedded: config.processing.backend === 'pouchdb',
       host: flags.host,

@@ -8,7 +8,7 @@ import type { DocumentStore, Ratdb, StoredDocument } from '../backends/types.js'
 import type { OprocConfig } from '../config/load.js';
 import type { ModuleCatalog } from '../modules/catalog.js';
 import type { WatchState } from '../engine/watch.js';
-import type { PastDayRuns } from './status.js';
+import type { PastDays } from './status.js';
 import {
   ids,
   type FileType,
@@ -29,8 +29,8 @@ export interface InsightContext {
   processingFor(ratv: string): { info: ProcessingInformation; selector: Selector };
   /** `user@host`, recorded nowhere (reads only) but given to the planner. */
   user: string;
-  /** Past days' runs kept between status computations by a long-lived reader (`oproc serve`). */
-  pastDayRuns?: PastDayRuns;
+  /** Past days' runs and passes kept between status computations by a long-lived reader (`oproc serve`). */
+  pastDays?: PastDays;
 }
 
 /** Builds the context from a loaded config, its opened databases and the module catalog (as `why`, `status` and `serve` do). */

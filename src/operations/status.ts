@@ -165,28 +165,34 @@ function utcDay(date: Date): string {
 
 /** Grouped rows read per request when counting the distinct runs of each day. */
 const runPage = 5000;
-/** Days whose runs are read at once. */
+/** Days read at once. */
 const daysInFlight = 4;
 
+/** A day of a RAT version: the distinct runs given a pass that day, and the passes created. */
+export interface DayHandled {
+  runs: readonly number[];
+  passes: number;
+}
+
 /**
- * The distinct runs given a pass of a RAT version on each past day, kept by a long-lived reader
- * (`oproc serve`), so that a computation after a change reads today's runs only. A past day's runs
- * change only when a pass created that day arrives later (another node's revision merged, a
- * replication): an entry is read again after an hour.
+ * The days of a RAT version before today, kept by a long-lived reader (`oproc serve`), so that a
+ * computation after a change reads today's rows only. A past day changes only when a pass created
+ * that day arrives later (another node's revision merged, a replication): an entry is read again
+ * after an hour.
  */
-export class PastDayRuns {
-  private readonly days = new Map<string, { day: string; runs: readonly number[]; read: number }>();
+export class PastDays {
+  private readonly days = new Map<string, { day: string; handled: DayHandled; read: number }>();
 
   constructor(private readonly maxAgeMs = 3_600_000) {}
 
-  get(ratv: string, day: string, now: number): readonly number[] | undefined {
+  get(ratv: string, day: string, now: number): DayHandled | undefined {
     const entry = this.days.get(`${ratv} ${day}`);
-    return entry && now - entry.read < this.maxAgeMs ? entry.runs : undefined;
+    return entry && now - entry.read < this.maxAgeMs ? entry.handled : undefined;
   }
 
-  /** Keeps a day's runs, and forgets days older than `oldest` (out of the window). */
-  set(ratv: string, day: string, runs: readonly number[], now: number, oldest: string): void {
-    this.days.set(`${ratv} ${day}`, { day, runs, read: now });
+  /** Keeps a day, and forgets days older than `oldest` (out of the window). */
+  set(ratv: string, day: string, handled: DayHandled, now: number, oldest: string): void {
+    this.days.set(`${ratv} ${day}`, { day, handled, read: now });
     for (const [key, entry] of this.days) if (entry.day < oldest) this.days.delete(key);
   }
 }
@@ -200,47 +206,39 @@ async function handledPerDay(
   for (let back = days - 1; back >= 0; back--)
     dayList.push(utcDay(new Date(now.getTime() - back * 86_400_000)));
   const first = dayList[0]!;
-  const last = dayList[dayList.length - 1]!;
-  // Passes: one reduced row per day, from the reductions CouchDB keeps, whatever the number of passes.
-  const passRows = await context.processing.queryView(processingDesign.name, 'passes_by_day', {
-    startkey: [ratv, first],
-    endkey: [ratv, last, {}],
-    groupLevel: 2,
-  });
-  const passes = new Map<string, number>();
-  for (const r of passRows) {
-    const day = (r.key as string[])[1]!;
-    passes.set(day, (passes.get(day) ?? 0) + Number(r.value));
-  }
-  // Runs: one grouped row per (day, run) of the same view, so a run is counted once a day however many
-  // passes, modules, filetypes or submissions it had that day (the submissions' summaries counted it
-  // once per submission). That read grows with the runs handled: a day's reprocess of 200,000 runs
-  // is 200,000 grouped rows. Only days with passes are read, several at once; a past day kept by
-  // the reader is not read again.
-  const cache = context.pastDayRuns;
+  const today = dayList[dayList.length - 1]!;
+  // Each day is read alone, several at once; a past day kept by the reader is not read again.
+  const kept = context.pastDays;
   const perDay = await pMap(
     dayList,
     async (day) => {
-      if (!passes.get(day)) return [];
-      const kept = day === last ? undefined : cache?.get(ratv, day, now.getTime());
-      if (kept) return kept;
-      const runs = await runsOfDay(context, ratv, day);
-      if (day !== last) cache?.set(ratv, day, runs, now.getTime(), first);
-      return runs;
+      const known = day === today ? undefined : kept?.get(ratv, day, now.getTime());
+      if (known) return known;
+      const handled = await dayHandled(context, ratv, day);
+      if (day !== today) kept?.set(ratv, day, handled, now.getTime(), first);
+      return handled;
     },
     { concurrency: daysInFlight },
   );
   const distinct = new Set<number>();
-  for (const runs of perDay) for (const run of runs) distinct.add(run);
+  for (const { runs } of perDay) for (const run of runs) distinct.add(run);
   return {
-    perDay: dayList.map((day, i) => ({ day, runs: perDay[i]!.length, passes: passes.get(day) ?? 0 })),
+    perDay: dayList.map((day, i) => ({ day, runs: perDay[i]!.runs.length, passes: perDay[i]!.passes })),
     runs: distinct.size,
   };
 }
 
-/** The distinct runs given a pass of `ratv` on `day`: the grouped keys of the day, in pages. */
-async function runsOfDay(context: InsightContext, ratv: string, day: string): Promise<number[]> {
+/**
+ * A day's runs and passes: the grouped keys of `passes_by_day` for the day, one row per run (so a
+ * run is counted once a day however many passes, modules, filetypes or submissions it had), each
+ * with its passes. This is the read that grows with the runs handled: a day's reprocess of 200,000
+ * runs is 200,000 grouped rows. (A read of the day's passes alone, at group level 2, is one row on
+ * Apache CouchDB, but on pouchdb-server and PouchDB, which keep no reductions, it costs as much as
+ * this one: so the passes are summed from these rows.)
+ */
+async function dayHandled(context: InsightContext, ratv: string, day: string): Promise<DayHandled> {
   const runs: number[] = [];
+  let passes = 0;
   let startkey: unknown[] = [ratv, day];
   let skip = 0;
   for (;;) {
@@ -251,8 +249,11 @@ async function runsOfDay(context: InsightContext, ratv: string, day: string): Pr
       limit: runPage,
       skip,
     });
-    for (const r of rows) runs.push((r.key as [string, string, number])[2]);
-    if (rows.length < runPage) return runs;
+    for (const r of rows) {
+      runs.push((r.key as [string, string, number])[2]);
+      passes += Number(r.value);
+    }
+    if (rows.length < runPage) return { runs, passes };
     startkey = rows[rows.length - 1]!.key as unknown[];
     skip = 1; // grouped keys are unique: the last one read is the only one to skip
   }
