@@ -75,8 +75,8 @@ export const processingDesign: DesignDocument = {
 }`,
       reduce: '_count',
     },
-    // Passes created per day: [ratv, 'YYYY-MM-DD', run]. oproc status reads it with group_level=2: a
-    // row is a day and its value the passes created that day (group_level=3 would give each run's).
+    // Passes created per day: [ratv, 'YYYY-MM-DD', run]. oproc status reads each day with
+    // group_level=3: a row is a run given passes that day, and its value how many.
     passes_by_day: {
       map: `function (doc) {
   if (doc.type !== 'job' || typeof doc.run !== 'number' || !Array.isArray(doc.passes)) return;
