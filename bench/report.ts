@@ -25,6 +25,8 @@ export interface SizeResult {
   rawViewsMs?: number;
   /** CPU seconds during the reprocess and during the raw writes (older results lack them). */
   cpu?: CpuFigures;
+  /** How long the server's own background work (compaction, indexing) was waited out before the reprocess. */
+  quietMs?: number;
   viewWait?: ViewWait;
 }
 

@@ -6,7 +6,8 @@
  *   tsx bench/run.ts [--sizes 10000,50000,200000] [--pouchdb-sizes 10000,50000] [--servers couchdb,pouchdb-server]
  *                    [--subruns 3] [--no-embedded] [--embedded-runs 10000] [--no-watch] [--no-write]
  *                    [--no-ops] [--ops-jobs 40000] [--ops-passes 10000]
- *                    [--serve-jobs 300000 (0: no status page scenario)] [--serve-pouchdb-jobs 20000]
+ *                    [--serve-jobs 300000 (0: no status page scenario)]
+ *                    [--serve-pouchdb-jobs 20000 (pouchdb-server and embedded; 0 leaves them out)]
  *   tsx bench/run.ts --soak 2h                          (only the soak: bench/soak.ts)
  *   OPROC_BENCH_SIZES=10000 tsx bench/run.ts          (a quick run: these sizes on every server)
  *   tsx bench/run.ts --from-json RESULTS.json          (the report again from a run's printed results)
@@ -20,7 +21,7 @@ import { parseArgs } from 'node:util';
 
 import { processingDesign } from '../src/engine/design.js';
 import { apacheCouchMissing, startApacheCouch } from '../test/support/apache-couch.js';
-import { send } from '../test/support/bulk-seed.js';
+import { httpDatabase, send } from '../test/support/bulk-seed.js';
 import { startCouch } from '../test/support/couch-server.js';
 import { startPostgres } from '../test/support/postgres-server.js';
 import type { RunningServer } from '../test/support/servers.js';
@@ -65,7 +66,7 @@ export interface Options {
   ops: boolean;
   opsJobs: number;
   opsPasses: number;
-  /** Job documents of the status page scenario (bench/serve.ts) on Apache CouchDB; 0 skips it. */
+  /** Job documents of the status page scenario (bench/serve.ts) on Apache CouchDB; 0 skips the scenario. */
   serveJobs: number;
   /** The same on pouchdb-server and the embedded backends; 0 leaves them out. */
   servePouchJobs: number;
@@ -246,7 +247,9 @@ async function benchSize(
   } else {
     viewMs = (await cli(['init', dbs.config])).wallMs;
   }
-  log(`${tag}: views built in ${(viewMs / 1000).toFixed(1)} s; oproc reprocess range`);
+  log(`${tag}: views built in ${(viewMs / 1000).toFixed(1)} s`);
+  const quietMs = await serverQuiet(target.couch, tag);
+  log(`${tag}: oproc reprocess range`);
   const pids = await serverPids(target.couch);
   const cpuBefore = { server: await treeCpuSeconds(pids), postgres: await treeCpuSeconds([postgres.pid]) };
   const oproc = await reprocessRange(dbs.config, workload.runs);
@@ -259,6 +262,7 @@ async function benchSize(
   // The server indexes the views of the processing database just written for a while after the
   // reprocess; the raw writes are measured on a server doing nothing else.
   await dropDatabases(dbs);
+  await serverQuiet(target.couch, tag);
   const rawServerBefore = await treeCpuSeconds(pids);
   const rawClientBefore = process.cpuUsage();
   const rawMs = await rawBulkDocs(dbs.other!('raw'), docs, shape);
@@ -286,8 +290,38 @@ async function benchSize(
     rawMs,
     rawViewsMs,
     cpu,
+    quietMs,
     ...(wait ? { viewWait: wait } : {}),
   };
+}
+
+/**
+ * Waits until the server runs no background task (`_active_tasks`: view indexing, compaction), so
+ * that a timed command or baseline is not charged with work the seeding left behind: after a large
+ * view build Apache CouchDB compacts the new index and the database files. Says what it waited
+ * for; a server without the endpoint counts as quiet. Returns the milliseconds waited.
+ */
+async function serverQuiet(couch: RunningServer, tag: string): Promise<number> {
+  const started = performance.now();
+  const seen = new Set<string>();
+  for (;;) {
+    const tasks = await send(httpDatabase(couch.url, '_active_tasks'), 'GET').catch(() => []);
+    if (!Array.isArray(tasks) || tasks.length === 0) break;
+    for (const task of tasks as { type?: string; database?: string }[]) {
+      // A shard's file name (shards/RANGE/NAME.SUFFIX) stands for its database.
+      const database = /(?:shards\/[^/]+\/)?([^.]+)/.exec(task.database ?? '')?.[1] ?? '';
+      seen.add(`${task.type ?? 'task'} of ${database}`);
+    }
+    if (performance.now() - started > 15 * 60_000) {
+      log(`${tag}: the server is still busy after 15 minutes; measuring anyway`);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  const waited = performance.now() - started;
+  if (seen.size > 0)
+    log(`${tag}: waited ${(waited / 1000).toFixed(1)} s for the server's own work: ${[...seen].join(', ')}`);
+  return waited;
 }
 
 /** The raw sweep on the job documents of the smallest size, then every size, then the watch latency. */
@@ -510,10 +544,9 @@ async function main(): Promise<void> {
  * issue 21 holds them to.
  */
 function servePlan(opts: Options): ServePlan[] {
+  if (opts.serveJobs === 0) return [];
   return [
-    ...(opts.servers.includes('couchdb') && opts.serveJobs > 0
-      ? [{ server: 'couchdb' as const, jobs: opts.serveJobs }]
-      : []),
+    ...(opts.servers.includes('couchdb') ? [{ server: 'couchdb' as const, jobs: opts.serveJobs }] : []),
     ...(opts.servers.includes('pouchdb-server') && opts.servePouchJobs > 0
       ? [{ server: 'pouchdb-server' as const, jobs: opts.servePouchJobs }]
       : []),

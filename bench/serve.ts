@@ -12,7 +12,6 @@
  *   tsx bench/serve.ts --from-json FIGURES.json        (the section again from a run's printed figures)
  *   npm run bench                                         (with the other scenarios: see bench/run.ts)
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -32,8 +31,8 @@ import { startPostgres } from '../test/support/postgres-server.js';
 import { dataflowDocsFor, ratdbTablesFor } from '../test/support/scenario.js';
 import type { RunningServer } from '../test/support/servers.js';
 import { startServe } from '../test/support/serve.js';
-import { cleanupAll, guardSignals, measureCli, median, onCleanup, track } from './processes.js';
-import { embeddedDatabases, firstRun, ratv, serverDatabases, withDatabases } from './seed.js';
+import { cleanupAll, guardSignals, measureCli, median, onCleanup } from './processes.js';
+import { embeddedDatabases, firstRun, ratv, seedingChild, serverDatabases, withDatabases } from './seed.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chunk = 2000;
@@ -225,25 +224,6 @@ export async function seedAndBuild(
   return { runs, seedMs, viewBuildMs: performance.now() - viewStart };
 }
 
-function seedAndBuildInChild(
-  config: string,
-  jobs: number,
-): Promise<{ runs: number; seedMs: number; viewBuildMs: number }> {
-  const script = path.join(root, 'bench', 'serve-seed-cli.ts');
-  return new Promise((resolve, reject) => {
-    track(
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', script, config, String(jobs)],
-        (error, stdout, stderr) => {
-          if (error) reject(new Error(`seeding ${config} failed: ${stderr || error.message}`));
-          else resolve(JSON.parse(stdout) as { runs: number; seedMs: number; viewBuildMs: number });
-        },
-      ),
-    );
-  });
-}
-
 async function timed(url: string): Promise<{ ms: number; bytes: number }> {
   const started = performance.now();
   const response = await fetch(url);
@@ -342,7 +322,9 @@ export async function benchServe(dir: string, target: ServeTarget, jobs = 300_00
   // Embedded PouchDB keeps a view index locked by the process that opened it: seed in a child.
   const { runs, seedMs, viewBuildMs } = dbs.processing
     ? await seedAndBuild(dbs.config, dbs.processing, jobs)
-    : await seedAndBuildInChild(dbs.config, jobs);
+    : await seedingChild<Awaited<ReturnType<typeof seedAndBuild>>>('serve-seed-cli.ts', dbs.config, [
+        String(jobs),
+      ]);
   log(
     `seeded in ${(seedMs / 1000).toFixed(1)} s; views built in ${(viewBuildMs / 1000).toFixed(1)} s; oproc serve`,
   );
