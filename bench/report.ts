@@ -132,38 +132,43 @@ function targets(server: ServerResult, results: BenchResults): Target[] {
   const large = at(200_000);
   const ops = passChangesOf(results).find((p) => p.server === server.server);
   const helpMs = results.helpMs;
+  // A server measured below 200,000 runs (pouchdb-server, by default) has no rows for that size:
+  // issue 21 holds real CouchDB to them.
+  const atLarge = (list: Target[]) => (large ? list : []);
   return [
     ratio(10_000),
     ratio(50_000),
-    ratio(200_000),
-    {
-      name: 'time at 200,000 runs / time at 50,000 runs',
-      limit: '≤ 4.1',
-      measured: fifty && large && large.oprocMs / fifty.oprocMs,
-      max: 4.1,
-      unit: '×',
-    },
-    {
-      name: 'PostgreSQL CPU during the reprocess of 200,000 runs',
-      limit: '≤ 3 s',
-      measured: large?.cpu?.postgres,
-      max: 3,
-      unit: ' s',
-    },
-    {
-      name: 'PostgreSQL CPU at 200,000 runs / at 50,000 runs (linear: 4)',
-      limit: '≤ 4.1',
-      measured: fifty?.cpu?.postgres && large?.cpu?.postgres && large.cpu.postgres / fifty.cpu.postgres,
-      max: 4.1,
-      unit: '×',
-    },
-    {
-      name: 'peak RSS at 200,000 runs',
-      limit: '≤ 250 MB',
-      measured: large?.peakRssMb,
-      max: 250,
-      unit: ' MB',
-    },
+    ...atLarge([
+      ratio(200_000),
+      {
+        name: 'time at 200,000 runs / time at 50,000 runs',
+        limit: '≤ 4.1',
+        measured: fifty && large && large.oprocMs / fifty.oprocMs,
+        max: 4.1,
+        unit: '×',
+      },
+      {
+        name: 'PostgreSQL CPU during the reprocess of 200,000 runs',
+        limit: '≤ 3 s',
+        measured: large?.cpu?.postgres,
+        max: 3,
+        unit: ' s',
+      },
+      {
+        name: 'PostgreSQL CPU at 200,000 runs / at 50,000 runs (linear: 4)',
+        limit: '≤ 4.1',
+        measured: fifty?.cpu?.postgres && large?.cpu?.postgres && large.cpu.postgres / fifty.cpu.postgres,
+        max: 4.1,
+        unit: '×',
+      },
+      {
+        name: 'peak RSS at 200,000 runs',
+        limit: '≤ 250 MB',
+        measured: large?.peakRssMb,
+        max: 250,
+        unit: ' MB',
+      },
+    ]),
     {
       name: '`oproc retry` of 10,000 passes / raw writes of their documents',
       limit: '≤ 2',
