@@ -15,7 +15,7 @@ import type { SqlClient, TableRequirement } from '../src/backends/types.js';
 import { createDatabase, startPostgres } from '../test/support/postgres-server.js';
 import { ratdbTablesFor } from '../test/support/scenario.js';
 import { cleanupAll, guardSignals, onCleanup, treeCpuSeconds } from './processes.js';
-import { firstRun, specs } from './seed.js';
+import { firstRun, specs, vacuumAnalyze } from './seed.js';
 
 const batch = 500;
 const tables: TableRequirement[] = [
@@ -57,16 +57,6 @@ function client(url: string, explain: { on: boolean; plans: string[] }): SqlClie
   };
 }
 
-async function analyze(url: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query('VACUUM (ANALYZE)');
-  } finally {
-    await admin.end();
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -89,7 +79,7 @@ async function main(): Promise<void> {
       await ratdb.load(all.slice(i, i + 2500).flatMap(ratdbTablesFor));
     // A long-lived RATDB has its statistics; without them (a fresh load before autovacuum has run)
     // the planner may take the (type, run_begin, run_end) B-tree for the type alone.
-    if (!values['no-analyze']) await analyze(url);
+    if (!values['no-analyze']) await vacuumAnalyze(url);
     const before = await treeCpuSeconds([postgres.pid]);
     const started = performance.now();
     let typed = 0;

@@ -104,8 +104,12 @@ export async function seedServer(
  */
 async function settleRatdb(config: string): Promise<void> {
   const { ratdb } = await loadConfig(config);
-  if (ratdb.backend !== 'postgres') return;
-  const client = new pg.Client({ connectionString: String(ratdb.url) });
+  if (ratdb.backend === 'postgres') await vacuumAnalyze(String(ratdb.url));
+}
+
+/** `VACUUM (ANALYZE)` of a PostgreSQL database, as autovacuum would in time. */
+export async function vacuumAnalyze(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query('VACUUM (ANALYZE)');
