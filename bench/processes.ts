@@ -88,12 +88,14 @@ export function track(child: ChildProcess): ChildProcess {
  */
 const nodeArgs = (process.env.OPROC_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
-/** Spawns `node bin/run.js ARGS` in its own process group, tracked for cleanup. */
-export function spawnCli(args: readonly string[], wrap: readonly string[] = []): ChildProcess {
-  const [file, argv] =
-    wrap.length > 0
-      ? [wrap[0]!, [...wrap.slice(1), process.execPath, ...nodeArgs, cli, ...args]]
-      : [process.execPath, [...nodeArgs, cli, ...args]];
+/** Spawns `node [NODE ARGS] bin/run.js ARGS` in its own process group, tracked for cleanup. */
+export function spawnCli(
+  args: readonly string[],
+  wrap: readonly string[] = [],
+  moreNodeArgs: readonly string[] = [],
+): ChildProcess {
+  const node = [process.execPath, ...nodeArgs, ...moreNodeArgs, cli, ...args];
+  const [file, argv] = wrap.length > 0 ? [wrap[0]!, [...wrap.slice(1), ...node]] : [node[0]!, node.slice(1)];
   const child = spawn(file, argv, {
     cwd: root,
     env: { ...process.env, NO_COLOR: '1' },

@@ -7,6 +7,10 @@
  *
  *   npm run bench -- --soak 2h          (or 10m, 90s; the other scenarios are not run)
  *
+ * RSS moves with the collections by tens of MB, so a slope of it over two hours says little about
+ * what a process keeps. The watcher and `serve` run with --trace-gc, and the soak also reports the
+ * heap each full collection (Mark-Compact) leaves, and its slope: what the process still holds.
+ *
  * With OPROC_SOAK_HEAP_DIR=DIR, the watcher and `serve` each write a V8 heap snapshot there at the
  * end (SIGUSR2), after the last sample: what a process keeps, to read in Chrome's memory tool. Only
  * at the end: writing a snapshot takes some 100 MB that the process keeps resident afterwards,
@@ -38,6 +42,8 @@ export interface SoakSample {
   runs: number;
   /** Per process: resident memory (MB), open files, CPU seconds since the start. */
   processes: Record<string, { rssMb: number; openFiles: number; cpuSeconds: number }>;
+  /** Per Node process: its heap after its last full collection (MB), or null before the first. */
+  liveHeapMb: Record<string, number | null>;
   /** Events the client on the status page's stream has received so far. */
   events: number;
   /** The last run the watcher handled (its watch state), or null before the first. */
@@ -49,6 +55,10 @@ export interface SoakResult {
   samples: SoakSample[];
   /** MB an hour after warm-up (least squares over the samples after it), per process. */
   growthMbPerHour: Record<string, number | undefined>;
+  /** MB an hour after warm-up of the heap that full collections leave, per Node process. */
+  liveHeapMbPerHour: Record<string, number | undefined>;
+  /** Full collections after warm-up that the figure above is fitted to, per Node process. */
+  fullCollections: Record<string, number>;
   /** Runs the watcher had to handle (every run but the last, which the next run's files complete). */
   runsDue: number;
   /** Of those, runs with no job document at the end. */
@@ -80,6 +90,32 @@ function slope(points: { minute: number; mb: number }[]): number | undefined {
   const num = points.reduce((s, p) => s + (p.minute - mx) * (p.mb - my), 0);
   const den = points.reduce((s, p) => s + (p.minute - mx) ** 2, 0);
   return den === 0 ? undefined : (num / den) * 60;
+}
+
+/** One full collection of a process run with --trace-gc: when (minutes since it started), and the heap it left. */
+interface FullCollection {
+  minute: number;
+  mb: number;
+}
+
+/**
+ * The full collections in a process's --trace-gc output, as it arrives:
+ * `[pid:0x…]  412 ms: Mark-Compact 55.6 (74.2) -> 45.8 (80.3) MB, …`.
+ */
+function fullCollections(): { feed(text: string): void; all: FullCollection[] } {
+  const all: FullCollection[] = [];
+  let pending = '';
+  return {
+    all,
+    feed(text) {
+      const lines = (pending + text).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const match = /\s(\d+) ms: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+        if (match) all.push({ minute: Number(match[1]) / 60_000, mb: Number(match[2]) });
+      }
+    },
+  };
 }
 
 /** A client on `GET /api/events` that counts what arrives until aborted. */
@@ -123,19 +159,30 @@ export async function soak(
   if (heapDir) await mkdir(heapDir, { recursive: true });
   if (heapDir)
     process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
-  const watcher = spawnCli(['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)]);
+  const collections = { watcher: fullCollections(), serve: fullCollections() };
+  const watcher = spawnCli(
+    ['watch', dbs.config, ratv, 'L2', '--start-run', String(firstRun - 1)],
+    [],
+    ['--trace-gc'],
+  );
+  watcher.stdout?.setEncoding('utf8').on('data', (text: string) => collections.watcher.feed(text));
   // The watcher's output, kept where the snapshots go (else dropped): what it said before a stall.
   if (heapDir) {
     const out = createWriteStream(path.join(heapDir, 'watcher.log'));
     watcher.stdout?.pipe(out);
     watcher.stderr?.pipe(out);
   } else {
-    watcher.stdout?.resume();
     watcher.stderr?.resume();
   }
-  const serve = await startServe(dbs.config);
+  const serve = await startServe(dbs.config, [], ['--trace-gc']);
   onCleanup(`oproc serve (PID ${serve.pid})`, () => serve.stop().then(() => undefined));
   if (heapDir) process.env.NODE_OPTIONS = nodeOptions;
+  let serveSeen = 0;
+  const serveCollections = () => {
+    const { stdout } = serve.output();
+    collections.serve.feed(stdout.slice(serveSeen));
+    serveSeen = stdout.length;
+  };
   let heapSnapshots = 0;
   const snapshot = async () => {
     if (!heapDir) return;
@@ -178,11 +225,15 @@ export async function soak(
           'GET',
           `/${encodeURIComponent(ids.watchState(ratv, 'L2'))}`,
         ).catch(() => undefined)) as { last_run?: number } | undefined;
+        serveCollections();
         const sample = {
           minute: Math.round(elapsed / 60_000),
           runs: run - firstRun,
           watcherLastRun: state?.last_run ?? null,
           processes,
+          liveHeapMb: Object.fromEntries(
+            Object.entries(collections).map(([name, c]) => [name, c.all.at(-1)?.mb ?? null]),
+          ),
           events: client.count(),
         };
         samples.push(sample);
@@ -219,5 +270,21 @@ export async function soak(
         .filter((s) => s.minute * 60_000 >= warmUpMs)
         .map((s) => ({ minute: s.minute, mb: s.processes[name]!.rssMb })),
     );
-  return { durationMs, samples, growthMbPerHour, runsDue, runsWithoutJobs, heapSnapshots };
+  const liveHeapMbPerHour: SoakResult['liveHeapMbPerHour'] = {};
+  const fullCollectionsFitted: SoakResult['fullCollections'] = {};
+  for (const [name, c] of Object.entries(collections)) {
+    const after = c.all.filter((g) => g.minute * 60_000 >= warmUpMs);
+    liveHeapMbPerHour[name] = slope(after);
+    fullCollectionsFitted[name] = after.length;
+  }
+  return {
+    durationMs,
+    samples,
+    growthMbPerHour,
+    liveHeapMbPerHour,
+    fullCollections: fullCollectionsFitted,
+    runsDue,
+    runsWithoutJobs,
+    heapSnapshots,
+  };
 }

@@ -14,11 +14,18 @@ export interface RunningServe {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-/** Starts the built `oproc serve CONFIG --port 0 ...` and waits for the URL it prints. */
-export async function startServe(config: string, extra: string[] = []): Promise<RunningServe> {
+/**
+ * Starts the built `oproc serve CONFIG --port 0 ...` and waits for the URL it prints. `nodeArgs` go
+ * to node before the script (options NODE_OPTIONS does not allow, such as --trace-gc).
+ */
+export async function startServe(
+  config: string,
+  extra: string[] = [],
+  nodeArgs: string[] = [],
+): Promise<RunningServe> {
   const child = spawn(
     process.execPath,
-    [path.join(root, 'bin', 'run.js'), 'serve', config, '--port', '0', ...extra],
+    [...nodeArgs, path.join(root, 'bin', 'run.js'), 'serve', config, '--port', '0', ...extra],
     {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1' },
