@@ -37,19 +37,14 @@ export class Watchdog {
   /** When each view read under way (`patientCalls`) began. */
   private readonly viewReads = new Set<{ since: number }>();
   private stalledError: OprocError | undefined;
-  private fire!: (error: OprocError) => void;
-  private readonly stalled: Promise<never>;
+  /** How to reject each race still under way, should the watchdog fire. */
+  private readonly racing = new Set<(error: OprocError) => void>();
 
   constructor(
     readonly limitMs: number,
     private readonly now: () => number = Date.now,
   ) {
     this.last = now();
-    this.stalled = new Promise<never>((_resolve, reject) => {
-      this.fire = reject;
-    });
-    // Awaited only through `race`; a stall before any race is not an unhandled rejection.
-    this.stalled.catch(() => {});
   }
 
   /** The loop moved. */
@@ -76,13 +71,22 @@ export class Watchdog {
       `no progress for ${Math.round(idleMs / 1000)} s (limit ${Math.round(this.limitMs / 1000)} s): no database call ended and no cycle turned; stopped so that another watcher can take over`,
       1,
     );
-    this.fire(this.stalledError);
+    for (const reject of this.racing) reject(this.stalledError);
+    this.racing.clear();
     return false;
   }
 
-  /** `work`, or the stall error as soon as the watchdog fires. */
+  /**
+   * `work`, or the stall error as soon as the watchdog fires. Not `Promise.race` with a promise that
+   * settles only on a stall: each race would add a reaction to that promise, holding the race's
+   * result, for as long as the watcher lives (a watcher races three times a cycle, for weeks).
+   */
   race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.stalled]);
+    if (this.stalledError) return Promise.reject(this.stalledError);
+    return new Promise<T>((resolve, reject) => {
+      this.racing.add(reject);
+      void work.then(resolve, reject).finally(() => this.racing.delete(reject));
+    });
   }
 
   /** `target` with each promise its methods return counted as progress when it settles. */
