@@ -153,7 +153,10 @@ export interface DocumentStore {
    * not say: pouchdb-server, PouchDB). Optional.
    */
   viewBuild?(design: string): Promise<ViewBuildProgress | undefined>;
-  /** Reads documents by id in one request (`_all_docs?keys=...&include_docs=true`); missing ids are absent. */
+  /**
+   * Reads documents by id, the winning revision of each; missing and deleted ids are absent. Over
+   * HTTP by `_bulk_get` (with `conflicts`, by `_all_docs?keys=...&include_docs=true&conflicts=true`).
+   */
   getMany(ids: readonly string[], options?: ReadOptions): Promise<Map<string, StoredDocument>>;
   /** One page of `_all_docs` between two ids, inclusive, in id order. */
   allDocs(

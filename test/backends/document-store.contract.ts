@@ -139,6 +139,16 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
         expect(found.get('job_3_Processing')?._rev).to.be.a('string');
       });
 
+      it('reads more ids than one request carries, each once, missing ones left out', async () => {
+        const runs = Array.from({ length: 1201 }, (_, i) => 1000 + i);
+        written(await store.bulkWrite(jobs(runs)));
+        const asked = [...runs.map((run) => `job_${run}_Processing`), 'job_5000_Processing'];
+        const found = await store.getMany(asked);
+        expect(found.size).to.equal(1201);
+        expect(found.get('job_2200_Processing')).to.include({ run: 2200 });
+        expect(found.has('job_5000_Processing')).to.equal(false);
+      });
+
       it('answers an empty list of ids with an empty map', async () => {
         expect((await store.getMany([])).size).to.equal(0);
       });
@@ -156,6 +166,7 @@ export function documentStoreContract(backend: string, fresh: () => Promise<Stor
         written(await store.bulkWrite(jobs([6])));
         const plain = (await store.getMany(['job_5_Processing'])).get('job_5_Processing');
         expect(plain?._conflicts).to.equal(undefined);
+        expect(plain).to.include({ _rev: revs.b, side: 'b' }); // the winner, as every read gives it
         // CouchDB's winner among equal generations is the highest revision id: 2-bbb…
         const found = await store.getMany(['job_5_Processing', 'job_6_Processing'], { conflicts: true });
         expect(found.get('job_5_Processing')).to.include({ _rev: revs.b, side: 'b' });
