@@ -57,7 +57,13 @@ export interface SoakResult {
   growthMbPerHour: Record<string, number | undefined>;
   /** MB an hour after warm-up of the heap that full collections leave, per Node process. */
   liveHeapMbPerHour: Record<string, number | undefined>;
-  /** Full collections after warm-up that the figure above is fitted to, per Node process. */
+  /**
+   * MB an hour after warm-up of the lowest heap a full collection left in each 10 minutes, per Node
+   * process: the floor, which the idle-time collections that give memory back reach, and which
+   * rises only with what the process keeps.
+   */
+  heapFloorMbPerHour: Record<string, number | undefined>;
+  /** Full collections after warm-up that the figures above are fitted to, per Node process. */
   fullCollections: Record<string, number>;
   /** Runs the watcher had to handle (every run but the last, which the next run's files complete). */
   runsDue: number;
@@ -116,6 +122,20 @@ function fullCollections(): { feed(text: string): void; all: FullCollection[] } 
       }
     },
   };
+}
+
+/** Minutes of each window whose lowest heap after a full collection is the floor (see SoakResult). */
+const floorWindowMinutes = 10;
+
+/** The lowest collection of each window of `minutes`, at its own time. */
+function floors(collections: readonly FullCollection[], minutes: number): FullCollection[] {
+  const lowest = new Map<number, FullCollection>();
+  for (const c of collections) {
+    const window = Math.floor(c.minute / minutes);
+    const kept = lowest.get(window);
+    if (!kept || c.mb < kept.mb) lowest.set(window, c);
+  }
+  return [...lowest.values()];
 }
 
 /** A client on `GET /api/events` that counts what arrives until aborted. */
@@ -271,10 +291,12 @@ export async function soak(
         .map((s) => ({ minute: s.minute, mb: s.processes[name]!.rssMb })),
     );
   const liveHeapMbPerHour: SoakResult['liveHeapMbPerHour'] = {};
+  const heapFloorMbPerHour: SoakResult['heapFloorMbPerHour'] = {};
   const fullCollectionsFitted: SoakResult['fullCollections'] = {};
   for (const [name, c] of Object.entries(collections)) {
     const after = c.all.filter((g) => g.minute * 60_000 >= warmUpMs);
     liveHeapMbPerHour[name] = slope(after);
+    heapFloorMbPerHour[name] = slope(floors(after, floorWindowMinutes));
     fullCollectionsFitted[name] = after.length;
   }
   return {
@@ -282,6 +304,7 @@ export async function soak(
     samples,
     growthMbPerHour,
     liveHeapMbPerHour,
+    heapFloorMbPerHour,
     fullCollections: fullCollectionsFitted,
     runsDue,
     runsWithoutJobs,
