@@ -94,7 +94,9 @@ function writeResult(row: unknown, doc: StoredDocument, accepted: boolean): Writ
 function bulkGetDocuments(body: unknown): StoredDocument[] {
   const results = isObject(body) && Array.isArray(body.results) ? body.results.filter(isObject) : [];
   return results.flatMap((result) =>
-    (Array.isArray(result.docs) ? result.docs.filter(isObject) : []).flatMap((entry) => asDocument(entry.ok) ?? []),
+    (Array.isArray(result.docs) ? result.docs.filter(isObject) : []).flatMap(
+      (entry) => asDocument(entry.ok) ?? [],
+    ),
   );
 }
 
