@@ -100,6 +100,13 @@ function bulkGetDocuments(body: unknown): StoredDocument[] {
   );
 }
 
+/** `items` in consecutive slices of `size`, for requests made a few at a time. */
+function inChunks<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+    items.slice(i * size, (i + 1) * size),
+  );
+}
+
 function changesBatch(body: unknown, since: string): ChangesBatch {
   const fields: JsonObject = isObject(body) ? body : {};
   const results = (Array.isArray(fields.results) ? fields.results : []).filter(isObject).map((row) => ({
@@ -286,10 +293,8 @@ export class CouchStore implements DocumentStore {
       }
       return found;
     }
-    const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += readChunk) chunks.push(ids.slice(i, i + readChunk));
     await pMap(
-      chunks,
+      inChunks(ids, readChunk),
       async (chunk) => {
         const body = await this.call('read documents from', {
           method: 'POST',
@@ -327,9 +332,9 @@ export class CouchStore implements DocumentStore {
    */
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
     if (docs.length <= writeChunk) return this.writeRequest(docs);
-    const chunks: StoredDocument[][] = [];
-    for (let i = 0; i < docs.length; i += writeChunk) chunks.push(docs.slice(i, i + writeChunk));
-    const results = await pMap(chunks, (chunk) => this.writeRequest(chunk), { concurrency: writesInFlight });
+    const results = await pMap(inChunks(docs, writeChunk), (chunk) => this.writeRequest(chunk), {
+      concurrency: writesInFlight,
+    });
     return results.flat();
   }
 
