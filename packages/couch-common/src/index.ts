@@ -34,14 +34,41 @@ export function storedViews(views: Record<string, ViewDefinition>): Record<strin
   );
 }
 
-/** Bulk-write answer rows matched to the documents by id: pouchdb-server does not always keep the order. */
+/**
+ * Bulk-write answer rows matched to the documents by id: pouchdb-server does not always keep the
+ * order. A request holds each id once (`writeInRounds`), so the id alone says which row is whose.
+ */
 export function rowsInOrderOf(docs: readonly StoredDocument[], rows: readonly unknown[]): unknown[] {
-  const byId = new Map<string, unknown[]>();
-  for (const row of rows) {
-    if (!isObject(row) || typeof row.id !== 'string') continue;
-    byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+  const byId = new Map<string, unknown>();
+  for (const row of rows) if (isObject(row) && typeof row.id === 'string') byId.set(row.id, row);
+  return docs.map((doc, i) => byId.get(doc._id) ?? rows[i]);
+}
+
+/**
+ * Writes `docs` in requests that hold each id once: the first copy of every id in the first
+ * request, the second copies in the next, and so on, each request after the one before. Answers
+ * in the order of `docs`. pouchdb-server answers two rows of one id in either order (about one
+ * request in eighty, writing a conflict's winner and deleting its loser), so their revisions could
+ * not be told apart; a write with no repeated id is a single request.
+ */
+export async function writeInRounds<Row>(
+  docs: readonly StoredDocument[],
+  write: (docs: readonly StoredDocument[]) => Promise<Row[]>,
+): Promise<Row[]> {
+  const rounds: number[][] = [];
+  const copies = new Map<string, number>();
+  docs.forEach((doc, i) => {
+    const copy = copies.get(doc._id) ?? 0;
+    copies.set(doc._id, copy + 1);
+    (rounds[copy] ??= []).push(i);
+  });
+  if (rounds.length <= 1) return write(docs);
+  const answers = new Array<Row>(docs.length);
+  for (const round of rounds) {
+    const rows = await write(round.map((i) => docs[i]!));
+    round.forEach((i, k) => (answers[i] = rows[k]!));
   }
-  return docs.map((doc, i) => byId.get(doc._id)?.shift() ?? rows[i]);
+  return answers;
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   rowsInOrderOf,
   rowsOf,
   seqString,
+  writeInRounds,
   type JsonObject,
 } from './json.js';
 import { readSettings } from './settings.js';
@@ -331,11 +332,13 @@ export class CouchStore implements DocumentStore {
    * not atomic across documents anyway: each row says ok or conflict on its own, in either form.
    */
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
-    if (docs.length <= writeChunk) return this.writeRequest(docs);
-    const results = await pMap(inChunks(docs, writeChunk), (chunk) => this.writeRequest(chunk), {
-      concurrency: writesInFlight,
+    return writeInRounds(docs, async (round) => {
+      if (round.length <= writeChunk) return this.writeRequest(round);
+      const results = await pMap(inChunks(round, writeChunk), (chunk) => this.writeRequest(chunk), {
+        concurrency: writesInFlight,
+      });
+      return results.flat();
     });
-    return results.flat();
   }
 
   private async writeRequest(docs: readonly StoredDocument[]): Promise<WriteResult[]> {

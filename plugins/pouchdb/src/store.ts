@@ -19,7 +19,15 @@ import type {
 } from 'oproc';
 import PouchDB from 'pouchdb';
 
-import { asDocument, designToWrite, isObject, pouchStatus, rowsInOrderOf, type JsonObject } from './json.js';
+import {
+  asDocument,
+  designToWrite,
+  isObject,
+  pouchStatus,
+  rowsInOrderOf,
+  writeInRounds,
+  type JsonObject,
+} from './json.js';
 
 type Database = PouchDB.Database<JsonObject>;
 
@@ -130,10 +138,12 @@ export class PouchStore implements DocumentStore {
   }
 
   async bulkWrite(docs: readonly StoredDocument[]): Promise<WriteResult[]> {
-    if (docs.length === 0) return [];
-    const answer: unknown[] = await this.db.bulkDocs(docs.map((doc) => ({ ...doc })));
-    const rows = rowsInOrderOf(docs, answer);
-    return docs.map((doc, i) => writeResult(rows[i], doc));
+    return writeInRounds(docs, async (round) => {
+      if (round.length === 0) return [];
+      const answer: unknown[] = await this.db.bulkDocs(round.map((doc) => ({ ...doc })));
+      const rows = rowsInOrderOf(round, answer);
+      return round.map((doc, i) => writeResult(rows[i], doc));
+    });
   }
 
   async getRevisions(refs: readonly RevisionRef[]): Promise<StoredDocument[]> {
