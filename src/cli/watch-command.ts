@@ -103,6 +103,7 @@ export abstract class WatchCommand extends SubmissionCommand {
           );
     // How the watcher stopped, written into the lease it releases; an error leaves 'error'.
     let stopped = 'error';
+    let skippedAny = false;
     try {
       for (;;) {
         watchdog.progress();
@@ -138,9 +139,14 @@ export abstract class WatchCommand extends SubmissionCommand {
           continue;
         }
         summary.cycles++;
-        summary.created.push(...cycle.created);
-        summary.skipped.push(...cycle.skipped);
-        summary.locks_set.push(...cycle.locks_set);
+        skippedAny ||= cycle.skipped.length > 0;
+        // The lists are for the `--json` summary at the end: a watcher without it, running for weeks,
+        // keeps none of them (each cycle has said its own on the terminal).
+        if (this.jsonEnabled()) {
+          summary.created.push(...cycle.created);
+          summary.skipped.push(...cycle.skipped);
+          summary.locks_set.push(...cycle.locks_set);
+        }
         summary.held = cycle.held;
         summary.last_run = cycle.last_run;
         this.report(cycle, options.config, request.dryRun);
@@ -182,7 +188,7 @@ export abstract class WatchCommand extends SubmissionCommand {
       if (watchdog.hasStalled) await leaveStalled(lease);
       else if (!lost) await lease?.release(stopped).catch(() => {});
     }
-    process.exitCode = summary.skipped.length ? 1 : 0;
+    process.exitCode = skippedAny ? 1 : 0;
     return summary;
   }
 
