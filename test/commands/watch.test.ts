@@ -119,6 +119,23 @@ for (const kind of commandKinds) {
       expect(await passCount(300003)).to.equal(1);
     });
 
+    it('a cycle that handles a run without a pass exits 1, with --json or without', async () => {
+      await s.addRuns([
+        ...physicsRuns(300000, 300000),
+        { run: 300001, types: ['Maintenance'] },
+        ...physicsRuns(300002, 300002),
+      ]);
+      const plain = await watchOnce();
+      expect(plain.code, plain.stderr).to.equal(1);
+      expect(plain.stdout).to.match(/Handled without a pass \(1\):/);
+      expect(plain.stdout).to.include('300001');
+      expect(await passCount(300000)).to.equal(1);
+      await s.addRuns([{ run: 300003, types: ['Maintenance'] }, ...physicsRuns(300004, 300004)]);
+      const asJson = await watchOnce('--json');
+      expect(asJson.code, asJson.stderr).to.equal(1);
+      expect(json<WatchSummary>(asJson).skipped.map((skip) => skip.run)).to.deep.equal([300003]);
+    });
+
     it('holds at a run whose RATDB tables are missing and goes on once they arrive', async () => {
       await s.addRuns([
         ...physicsRuns(300000, 300001),
