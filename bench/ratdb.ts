@@ -1,10 +1,11 @@
 /**
  * RATDB reads alone: seeds the benchmark's RATDB tables for N runs into a fresh PostgreSQL, then
- * reads the run types and the tables present for every run, in batches of 500 as a reprocess does,
- * and reports PostgreSQL's CPU for those reads. With --explain, prints the plans of both queries
- * for the last batch (EXPLAIN (ANALYZE, BUFFERS)).
+ * reads the run types and the tables present for every run, in batches of 500 and in one query a
+ * batch as a reprocess does (`runTypesAndTables`), and reports PostgreSQL's CPU for those reads.
+ * With --separate, in two queries a batch (`runTypes`, then `tablesPresent`), as before. With
+ * --explain, prints the plans of the last batch's queries (EXPLAIN (ANALYZE, BUFFERS)).
  *
- *   tsx bench/ratdb.ts [--runs 200000] [--explain] [--no-analyze (as loaded, before autovacuum)]
+ *   tsx bench/ratdb.ts [--runs 200000] [--separate] [--explain] [--no-analyze (as loaded, before autovacuum)]
  */
 import { parseArgs } from 'node:util';
 
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     options: {
       runs: { type: 'string', default: '200000' },
       explain: { type: 'boolean', default: false },
+      separate: { type: 'boolean', default: false },
       'no-analyze': { type: 'boolean', default: false },
     },
   });
@@ -80,17 +82,23 @@ async function main(): Promise<void> {
     // A long-lived RATDB has its statistics; without them (a fresh load before autovacuum has run)
     // the planner may take the (type, run_begin, run_end) B-tree for the type alone.
     if (!values['no-analyze']) await vacuumAnalyze(url);
+    const read = async (numbers: number[]) =>
+      values.separate
+        ? { runTypes: await ratdb.runTypes(numbers), present: await ratdb.tablesPresent(numbers, tables) }
+        : ratdb.runTypesAndTables!(numbers, tables);
     const before = await treeCpuSeconds([postgres.pid]);
     const started = performance.now();
     let typed = 0;
     let present = 0;
     for (let start = firstRun; start < firstRun + runs; start += batch) {
       const numbers = Array.from({ length: Math.min(batch, firstRun + runs - start) }, (_, i) => start + i);
-      typed += (await ratdb.runTypes(numbers)).size;
-      for (const found of (await ratdb.tablesPresent(numbers, tables)).values()) present += found.size;
+      const facts = await read(numbers);
+      typed += facts.runTypes.size;
+      for (const found of facts.present.values()) present += found.size;
     }
     const figures = {
       runs,
+      queries: values.separate ? 'two a batch' : 'one a batch',
       runTypes: typed,
       tablesPresent: present,
       wallSeconds: (performance.now() - started) / 1000,
@@ -102,8 +110,7 @@ async function main(): Promise<void> {
     if (values.explain) {
       explain.on = true;
       const last = Array.from({ length: batch }, (_, i) => firstRun + runs - batch + i);
-      await ratdb.runTypes(last);
-      await ratdb.tablesPresent(last, tables);
+      await read(last);
       console.log(explain.plans.join('\n\n'));
     }
   } finally {

@@ -71,6 +71,83 @@ function eachRunIn(
   for (let i = lo; i < sorted.length && sorted[i]! <= end; i++) visit(sorted[i]!);
 }
 
+/**
+ * Run types and the tables present for a batch of runs, in one query: the header rows of the types
+ * asked for (and RUN for the run types) overlapping each span of the batch's runs, found by the GiST
+ * index (one probe a span; OFFSET 0 keeps the planner from turning the probe into a join with the
+ * whole table). Only a RUN row (`index=''`) has its data read, for the run type word, and the rows
+ * come best first (highest `version`, then `pass`, then newest `timestamp`): each run takes the
+ * first RUN row that holds it. One query instead of one for each halves PostgreSQL's work per batch
+ * (docs/PERFORMANCE.md). Which runs each row holds is worked out here, in one pass over the sorted runs.
+ */
+async function readBatch(
+  client: SqlClient,
+  runs: readonly number[],
+  tables: readonly TableRequirement[],
+  asOf: Date | undefined,
+  withRunTypes: boolean,
+): Promise<{ runTypes: Map<number, number>; present: Map<number, Set<string>> }> {
+  const present = new Map<number, Set<string>>(runs.map((run) => [run, new Set<string>()]));
+  const types = [...new Set([...(withRunTypes ? ['RUN'] : []), ...tables.map((t) => t.type)])];
+  if (runs.length === 0 || types.length === 0) return { runTypes: new Map(), present };
+  const sorted = sortedRuns(runs);
+  const spans = runSpans(sorted);
+  // runtype: null for a row whose data is not read (or has no data row); else [word], [null] when
+  // the table holds no run type.
+  const { rows } = await client.query<{
+    type: string;
+    idx: string;
+    run_begin: number;
+    run_end: number;
+    runtype: unknown[] | null;
+  }>(
+    `SELECT c.type, c.idx, c.run_begin, c.run_end,
+            ${withRunTypes ? `CASE WHEN c.type = 'RUN' AND c.idx = '' THEN (SELECT jsonb_build_array(d.data -> 'runtype') FROM ratdb_data d WHERE d.key = c.key) END` : 'NULL'} AS runtype
+       FROM unnest($1::int[], $2::int[]) AS s(lo, hi)
+       CROSS JOIN LATERAL (
+         SELECT h.key, h.type, coalesce(h."index", '') AS idx, h.run_begin, h.run_end,
+                h.version, h.pass, h.timestamp
+           FROM ratdb_header_v2 h
+          WHERE ${runRange('h.')} && int8range(s.lo::bigint, s.hi::bigint, '[]')
+            AND h.run_begin <= h.run_end
+            AND ${typeIs('h.', 'ANY($3::text[])')}
+            AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz)
+         OFFSET 0) c
+      ${withRunTypes ? 'ORDER BY c.version DESC NULLS LAST, c.pass DESC NULLS LAST, c.timestamp DESC NULLS LAST' : ''}`,
+    [spans.map((s) => s[0]), spans.map((s) => s[1]), types, asOf ?? null],
+  );
+  const wanted = new Map<string, TableRequirement[]>();
+  for (const t of tables) wanted.set(t.type, [...(wanted.get(t.type) ?? []), t]);
+  const found = new Map<number, number>();
+  // Runs whose best RUN row holds no usable run type word: absent, as if they had no RUN table.
+  const skipped = new Set<number>();
+  for (const row of rows) {
+    const [begin, end] = [Number(row.run_begin), Number(row.run_end)];
+    if (Array.isArray(row.runtype)) {
+      const value = row.runtype[0];
+      const word = typeof value === 'string' ? Number(value) : value;
+      eachRunIn(sorted, begin, end, (run) => {
+        if (found.has(run) || skipped.has(run)) return;
+        if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) found.set(run, word);
+        else skipped.add(run);
+      });
+    }
+    const keys = (wanted.get(row.type) ?? [])
+      .filter((t) => t.index === undefined || t.index === row.idx)
+      .map(tableKey);
+    if (keys.length === 0) continue;
+    eachRunIn(sorted, begin, end, (run) => {
+      const held = present.get(run)!;
+      for (const key of keys) held.add(key);
+    });
+  }
+  // In run order, as the runs are read everywhere else (rows come best first, not by run).
+  const runTypes = new Map(
+    sorted.flatMap((run) => (found.has(run) ? [[run, found.get(run)!] as const] : [])),
+  );
+  return { runTypes, present };
+}
+
 /** Rows per statement when loading: large enough to be quick, small enough for one parameter. */
 const loadChunk = 2000;
 
@@ -113,82 +190,11 @@ export function sqlRatdb(client: SqlClient, description: string): Ratdb {
       );
     },
 
-    async runTypes(runs, asOf) {
-      const found = new Map<number, number>();
-      if (runs.length === 0) return found;
-      // Runs whose best row holds no usable run type word: absent, as if they had no RUN table.
-      const skipped = new Set<number>();
-      const sorted = sortedRuns(runs);
-      const spans = runSpans(sorted);
-      const { rows } = await client.query<{ run_begin: number; run_end: number; runtype: unknown }>(
-        // The RUN rows overlapping each span of the batch's runs, found by the GiST index (one probe a
-        // span; OFFSET 0 keeps the planner from turning the probe into a join with the whole table),
-        // best first. Each run takes the first row that holds it (see `eachRunIn`).
-        `SELECT c.run_begin, c.run_end, d.data -> 'runtype' AS runtype
-           FROM unnest($1::int[], $2::int[]) AS s(lo, hi)
-           CROSS JOIN LATERAL (
-             SELECT h.key, h.run_begin, h.run_end, h.version, h.pass, h.timestamp
-               FROM ratdb_header_v2 h
-              WHERE ${runRange('h.')} && int8range(s.lo::bigint, s.hi::bigint, '[]')
-                AND h.run_begin <= h.run_end
-                AND ${typeIs('h.', "'RUN'")} AND coalesce(h."index", '') = ''
-                AND ($3::timestamptz IS NULL OR h.timestamp <= $3::timestamptz)
-             OFFSET 0) c
-           JOIN ratdb_data d ON d.key = c.key
-          ORDER BY c.version DESC NULLS LAST, c.pass DESC NULLS LAST, c.timestamp DESC NULLS LAST`,
-        [spans.map((s) => s[0]), spans.map((s) => s[1]), asOf ?? null],
-      );
-      for (const row of rows) {
-        const word = typeof row.runtype === 'string' ? Number(row.runtype) : row.runtype;
-        eachRunIn(sorted, Number(row.run_begin), Number(row.run_end), (run) => {
-          if (found.has(run) || skipped.has(run)) return;
-          if (typeof word === 'number' && Number.isSafeInteger(word) && word >= 0) found.set(run, word);
-          else skipped.add(run);
-        });
-      }
-      // In run order, as the runs are read everywhere else (rows come best first, not by run).
-      return new Map(sorted.flatMap((run) => (found.has(run) ? [[run, found.get(run)!] as const] : [])));
-    },
+    runTypes: async (runs, asOf) => (await readBatch(client, runs, [], asOf, true)).runTypes,
 
-    async tablesPresent(runs, tables, asOf) {
-      const result = new Map<number, Set<string>>(runs.map((run) => [run, new Set<string>()]));
-      if (runs.length === 0 || tables.length === 0) return result;
-      const sorted = sortedRuns(runs);
-      const spans = runSpans(sorted);
-      const { rows } = await client.query<{ type: string; idx: string; run_begin: number; run_end: number }>(
-        // The rows of the tables asked for overlapping each span of the batch's runs (as in runTypes);
-        // which runs each row holds is worked out here, in one pass over the sorted runs.
-        `SELECT c.type, c.idx, c.run_begin, c.run_end
-           FROM unnest($1::int[], $2::int[]) AS s(lo, hi)
-           CROSS JOIN LATERAL (
-             SELECT h.type, coalesce(h."index", '') AS idx, h.run_begin, h.run_end
-               FROM ratdb_header_v2 h
-              WHERE ${runRange('h.')} && int8range(s.lo::bigint, s.hi::bigint, '[]')
-                AND h.run_begin <= h.run_end
-                AND ${typeIs('h.', 'ANY($3::text[])')}
-                AND ($4::timestamptz IS NULL OR h.timestamp <= $4::timestamptz)
-             OFFSET 0) c`,
-        [
-          spans.map((s) => s[0]),
-          spans.map((s) => s[1]),
-          [...new Set(tables.map((t) => t.type))],
-          asOf ?? null,
-        ],
-      );
-      const wanted = new Map<string, TableRequirement[]>();
-      for (const t of tables) wanted.set(t.type, [...(wanted.get(t.type) ?? []), t]);
-      for (const row of rows) {
-        const keys = (wanted.get(row.type) ?? [])
-          .filter((t) => t.index === undefined || t.index === row.idx)
-          .map(tableKey);
-        if (keys.length === 0) continue;
-        eachRunIn(sorted, Number(row.run_begin), Number(row.run_end), (run) => {
-          const present = result.get(run)!;
-          for (const key of keys) present.add(key);
-        });
-      }
-      return result;
-    },
+    tablesPresent: async (runs, tables, asOf) => (await readBatch(client, runs, tables, asOf, false)).present,
+
+    runTypesAndTables: (runs, tables, asOf) => readBatch(client, runs, tables, asOf, true),
 
     async load(tables) {
       if (tables.length === 0) return 0;

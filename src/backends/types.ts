@@ -249,6 +249,15 @@ export interface Ratdb {
     tables: readonly TableRequirement[],
     asOf?: Date,
   ): Promise<Map<number, Set<string>>>;
+  /**
+   * Both reads above for one batch, in one query where the backend can (the planner's per-batch
+   * read; optional, so a RATDB plugin written before it still works through the two above).
+   */
+  runTypesAndTables?(
+    runs: readonly number[],
+    tables: readonly TableRequirement[],
+    asOf?: Date,
+  ): Promise<{ runTypes: Map<number, number>; present: Map<number, Set<string>> }>;
   /** Loads tables in one transaction: all or nothing. Returns the number of tables loaded. */
   load(tables: readonly RatdbTable[]): Promise<number>;
   close(): Promise<void>;

@@ -129,8 +129,29 @@ function newestPass(doc: StoredDocument | undefined, ratv?: string): number | un
 }
 
 /**
- * Plans one batch of runs: run types and table checks in one RATDB query each, the job documents
- * needed for prerequisites in one read. Returns the plans and the documents read (for the writer).
+ * A batch's run types and, unless the check is skipped, the tables present for every module that
+ * may be chosen for it (`-N`'s, or every module the processing information names), in one RATDB
+ * query where the backend has `runTypesAndTables`; otherwise the run types alone, and the tables of
+ * the modules chosen are read after the selection.
+ */
+async function readRatdb(
+  numbers: readonly RunNumber[],
+  options: PlanOptions,
+  context: PlanContext,
+): Promise<{ runTypes: Map<RunNumber, number>; present?: Map<RunNumber, Set<string>> }> {
+  const { ratdb, info } = context;
+  if (options.skipRatdbCheck || !ratdb.runTypesAndTables)
+    return { runTypes: await ratdb.runTypes(numbers, options.asOf) };
+  const tables = new Map<string, TableRequirement>();
+  for (const name of options.modules ?? Object.keys(info.processing_modules))
+    for (const t of info.processing_modules[name]?.ratdb_tables ?? []) tables.set(t, parseTable(t));
+  return ratdb.runTypesAndTables(numbers, [...tables.values()], options.asOf);
+}
+
+/**
+ * Plans one batch of runs: run types and table checks in one RATDB query (see `readRatdb`), the job
+ * documents needed for prerequisites in one read. Returns the plans and the documents read (for the
+ * writer).
  */
 export async function planBatch(
   runs: readonly RunData[],
@@ -139,7 +160,8 @@ export async function planBatch(
 ): Promise<{ plans: RunPlan[]; known: Map<string, StoredDocument> }> {
   const { info } = context;
   const numbers = runs.map((r) => r.run);
-  const runTypes = await context.ratdb.runTypes(numbers, options.asOf);
+  const facts = await readRatdb(numbers, options, context);
+  const { runTypes } = facts;
 
   // 1. Selection: -N, or the selector over the run type word's set bits.
   const selected = new Map<RunNumber, string[]>();
@@ -201,7 +223,7 @@ export async function planBatch(
     plan.selected = known;
   }
 
-  // 2. RATDB tables each selected module needs, one query for the batch.
+  // 2. RATDB tables each selected module needs: read with the run types, or one query for the batch.
   const missing = new Map<string, string[]>();
   if (!options.skipRatdbCheck) {
     const required = new Map<string, TableRequirement>();
@@ -209,11 +231,9 @@ export async function planBatch(
       for (const name of names)
         for (const t of info.processing_modules[name]!.ratdb_tables) required.set(t, parseTable(t));
     }
-    const present = await context.ratdb.tablesPresent(
-      [...selected.keys()],
-      [...required.values()],
-      options.asOf,
-    );
+    const present =
+      facts.present ??
+      (await context.ratdb.tablesPresent([...selected.keys()], [...required.values()], options.asOf));
     for (const [run, names] of selected) {
       const have = present.get(run) ?? new Set<string>();
       for (const name of names) {

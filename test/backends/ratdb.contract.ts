@@ -270,6 +270,45 @@ export function ratdbContract(
       expect([...present.values()].filter((tables) => tables.has('PMT_DQXX[cr0]')).length).to.equal(4999);
     });
 
+    it('runTypesAndTables answers as runTypes and tablesPresent do, in one query', async function () {
+      await ratdb.load([
+        table('RUN', [100, 100], { runtype: 2 }),
+        table('RUN', [100, 900000], { runtype: 4 }, { version: 0 }),
+        table('RUN', [200, 200], { runtype: 'not a word' }, { version: 3 }),
+        table('RUN', [300, 300], { runtype: 8 }, { index: 'other' }),
+        table('RUN', [400, 400], { runtype: '16' }),
+        table('PMT_DQXX', [50, 5000]),
+        table('PMT_DQXX', [300, 400], {}, { index: 'cr0' }),
+        table('DAQ_RUN_LEVEL', [500, 400]),
+      ]);
+      const runs = [99, 100, 200, 300, 400, 450000, 900001];
+      const tables = [
+        { type: 'PMT_DQXX' },
+        { type: 'PMT_DQXX', index: 'cr0' },
+        { type: 'DAQ_RUN_LEVEL' },
+        { type: 'RUN' },
+      ];
+      const expected = {
+        runTypes: await ratdb.runTypes(runs),
+        present: await ratdb.tablesPresent(runs, tables),
+      };
+      expect(expected.runTypes).to.deep.equal(
+        new Map([
+          [100, 2],
+          [300, 4],
+          [400, 16],
+          [450000, 4],
+        ]),
+      );
+      counter.count = 0;
+      expect(await ratdb.runTypesAndTables!(runs, tables)).to.deep.equal(expected);
+      expect(counter.count).to.equal(1);
+      expect(await ratdb.runTypesAndTables!(runs, [])).to.deep.equal({
+        runTypes: expected.runTypes,
+        present: new Map(runs.map((run) => [run, new Set()])),
+      });
+    });
+
     it('5,000 tables load in one call', async function () {
       const tables = Array.from({ length: 5000 }, (_, i) => table('RUN', [i + 1, i + 1], { runtype: i % 8 }));
       expect(await ratdb.load(tables)).to.equal(5000);
