@@ -58,6 +58,15 @@ function client(url: string, explain: { on: boolean; plans: string[] }): SqlClie
   };
 }
 
+/** The mean of each tenth of `values`, in order, to two decimals. */
+function tenths(values: readonly number[]): number[] {
+  const size = Math.ceil(values.length / 10);
+  return Array.from({ length: Math.ceil(values.length / size) }, (_, i) => {
+    const part = values.slice(i * size, (i + 1) * size);
+    return Math.round((part.reduce((sum, v) => sum + v, 0) / part.length) * 100) / 100;
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -90,11 +99,14 @@ async function main(): Promise<void> {
     const started = performance.now();
     let typed = 0;
     let present = 0;
+    const batchMs: number[] = [];
     for (let start = firstRun; start < firstRun + runs; start += batch) {
+      const batchStarted = performance.now();
       const numbers = Array.from({ length: Math.min(batch, firstRun + runs - start) }, (_, i) => start + i);
       const facts = await read(numbers);
       typed += facts.runTypes.size;
       for (const found of facts.present.values()) present += found.size;
+      batchMs.push(performance.now() - batchStarted);
     }
     const figures = {
       runs,
@@ -103,6 +115,8 @@ async function main(): Promise<void> {
       tablesPresent: present,
       wallSeconds: (performance.now() - started) / 1000,
       postgresCpuSeconds: (await treeCpuSeconds([postgres.pid])) - before,
+      // A part that grows with the position in the range would show as later tenths taking longer.
+      batchMsByTenthOfRange: tenths(batchMs),
     };
     if (typed !== runs || present !== runs * tables.length)
       throw new Error(`wrong answers: ${JSON.stringify(figures)}`);

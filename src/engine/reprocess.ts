@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { Ratdb, StoredDocument } from '../backends/types.js';
 import { ExitCode, OprocError, usageError } from '../errors.js';
-import { collectGarbage } from '../util/memory.js';
+import { garbageCollector } from '../util/memory.js';
 import { readAhead } from '../util/read-ahead.js';
 import { readResolved } from './conflicts.js';
 import type { CreatedPass, EngineContext, PassOptions, RunOutcome } from './context.js';
@@ -168,8 +168,8 @@ function emptyResult(request: ReprocessRequest, submission: string | null): Subm
   };
 }
 
-/** How often a reprocess collects its garbage between batches (see `collectGarbage`). */
-const collectEveryMs = 3000;
+/** How much a reprocess's heap may grow between batches before its garbage is collected. */
+const collectAfterGrowth = 48 * 2 ** 20;
 
 /** Each batch read and planned (the next one already on its way), written, then noted in the journal. */
 async function run(
@@ -182,7 +182,7 @@ async function run(
   const result = emptyResult(request, request.dryRun ? null : submission);
   const options = { ...request, submission, createdBy: context.user, asOf };
   let journalled = performance.now();
-  let collected = performance.now();
+  const collector = garbageCollector(collectAfterGrowth);
   /** Some run of a range is known to the data-flow database (complete or not). */
   let known = false;
 
@@ -206,10 +206,7 @@ async function run(
         journalled = performance.now();
       }
     }
-    if (performance.now() - collected >= collectEveryMs) {
-      collectGarbage();
-      collected = performance.now();
-    }
+    collector.betweenBatches();
     if (stopping) {
       result.interrupted = true;
       return result;
