@@ -102,6 +102,14 @@ export function parseTable(text: string): TableRequirement {
   return match ? { type: match[1]!, index: match[2]! } : { type: text };
 }
 
+/** The tables the named modules need, each once (unknown names need none). */
+function tableRequirements(names: Iterable<string>, info: ProcessingInformation): TableRequirement[] {
+  const tables = new Map<string, TableRequirement>();
+  for (const name of names)
+    for (const t of info.processing_modules[name]?.ratdb_tables ?? []) tables.set(t, parseTable(t));
+  return [...tables.values()];
+}
+
 /** Modules in an order where each comes after its prerequisites (definition order otherwise). */
 function topological(names: readonly string[], info: ProcessingInformation): string[] {
   const order: string[] = [];
@@ -142,10 +150,8 @@ async function readRatdb(
   const { ratdb, info } = context;
   if (options.skipRatdbCheck || !ratdb.runTypesAndTables)
     return { runTypes: await ratdb.runTypes(numbers, options.asOf) };
-  const tables = new Map<string, TableRequirement>();
-  for (const name of options.modules ?? Object.keys(info.processing_modules))
-    for (const t of info.processing_modules[name]?.ratdb_tables ?? []) tables.set(t, parseTable(t));
-  return ratdb.runTypesAndTables(numbers, [...tables.values()], options.asOf);
+  const tables = tableRequirements(options.modules ?? Object.keys(info.processing_modules), info);
+  return ratdb.runTypesAndTables(numbers, tables, options.asOf);
 }
 
 /**
@@ -226,14 +232,13 @@ export async function planBatch(
   // 2. RATDB tables each selected module needs: read with the run types, or one query for the batch.
   const missing = new Map<string, string[]>();
   if (!options.skipRatdbCheck) {
-    const required = new Map<string, TableRequirement>();
-    for (const names of selected.values()) {
-      for (const name of names)
-        for (const t of info.processing_modules[name]!.ratdb_tables) required.set(t, parseTable(t));
-    }
     const present =
       facts.present ??
-      (await context.ratdb.tablesPresent([...selected.keys()], [...required.values()], options.asOf));
+      (await context.ratdb.tablesPresent(
+        [...selected.keys()],
+        tableRequirements([...selected.values()].flat(), info),
+        options.asOf,
+      ));
     for (const [run, names] of selected) {
       const have = present.get(run) ?? new Set<string>();
       for (const name of names) {
