@@ -21,7 +21,7 @@ const options = (overrides: Partial<PlanOptions> = {}): PlanOptions => ({
   findPrereq: false,
   forcePrereqPass: {},
   submission: 'plan-test',
-  mode: 'reprocess',
+  mode: 'range',
   createdBy: 'tester',
   ...overrides,
 });
