@@ -9,12 +9,12 @@ import type { Ratdb } from '../../src/backends/types.js';
 import { planBatch, type PlanOptions, type RunPlan } from '../../src/engine/plan.js';
 import type { ProcessingInformation } from '../../src/engine/types.js';
 import { runTypeSelector } from '../../src/modules/catalog.js';
-import { scenario, testProcessingInformation, type Scenario } from '../support/scenario.js';
+import { scenario, testProcessingInformation, testRatv, type Scenario } from '../support/scenario.js';
 
 const info = testProcessingInformation as ProcessingInformation;
 
 const options = (overrides: Partial<PlanOptions> = {}): PlanOptions => ({
-  ratv: '9.9.0',
+  ratv: testRatv,
   filetype: 'L2',
   ratdbTag: null,
   skipRatdbCheck: false,
